@@ -1,0 +1,240 @@
+//! One recurrent cell: vanilla RNN, LSTM or GRU, with fused gate weights in
+//! PyTorch's layout and gate order.
+
+use burn::config::Config;
+use burn::module::{Module, Param};
+use burn::nn::Initializer;
+use burn::tensor::activation::{relu, sigmoid};
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+/// The recurrence a [`Cell`] computes.
+///
+/// Gate order and equations follow `torch.nn.RNN/LSTM/GRU`, so weights are
+/// interchangeable with PyTorch's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CellKind {
+    /// Elman RNN, `h' = tanh(W_ih x + b_ih + W_hh h + b_hh)`.
+    RnnTanh,
+    /// Elman RNN with ReLU, `h' = relu(W_ih x + b_ih + W_hh h + b_hh)`.
+    RnnRelu,
+    /// LSTM (Hochreiter & Schmidhuber, 1997) with gates in the order input,
+    /// forget, cell, output: `c' = f*c + i*g`, `h' = o*tanh(c')`.
+    Lstm,
+    /// GRU (Cho et al., 2014) with gates in the order reset, update, new; the
+    /// reset gate applies after the recurrent product, as in PyTorch:
+    /// `n = tanh(W_in x + b_in + r*(W_hn h + b_hn))`, `h' = (1-z)*n + z*h`.
+    Gru,
+}
+
+impl CellKind {
+    /// Number of gates stacked in the fused weight matrices (1, 4 or 3).
+    pub fn gates(self) -> usize {
+        match self {
+            CellKind::RnnTanh | CellKind::RnnRelu => 1,
+            CellKind::Lstm => 4,
+            CellKind::Gru => 3,
+        }
+    }
+
+    /// Whether the cell carries a cell state `c` beside `h` (LSTM only).
+    pub fn has_cell_state(self) -> bool {
+        self == CellKind::Lstm
+    }
+
+    /// The name PyTorch gives this cell's `mode` (`RNN_TANH`, `LSTM`, ...).
+    pub fn torch_mode(self) -> &'static str {
+        match self {
+            CellKind::RnnTanh => "RNN_TANH",
+            CellKind::RnnRelu => "RNN_RELU",
+            CellKind::Lstm => "LSTM",
+            CellKind::Gru => "GRU",
+        }
+    }
+}
+
+impl std::fmt::Display for CellKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CellKind::RnnTanh => "rnn-tanh",
+            CellKind::RnnRelu => "rnn-relu",
+            CellKind::Lstm => "lstm",
+            CellKind::Gru => "gru",
+        })
+    }
+}
+
+impl std::str::FromStr for CellKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "rnn" | "rnn-tanh" | "rnn_tanh" => Ok(CellKind::RnnTanh),
+            "rnn-relu" | "rnn_relu" => Ok(CellKind::RnnRelu),
+            "lstm" => Ok(CellKind::Lstm),
+            "gru" => Ok(CellKind::Gru),
+            other => Err(format!(
+                "unknown cell `{other}` (expected rnn, rnn-relu, lstm or gru)"
+            )),
+        }
+    }
+}
+
+/// Configuration of a [`Cell`].
+#[derive(Config, Debug)]
+pub struct CellConfig {
+    /// Which recurrence to compute.
+    pub kind: CellKind,
+    /// Features of each input step.
+    pub input_size: usize,
+    /// Features of the hidden state.
+    pub hidden_size: usize,
+    /// Whether the cell has the biases `b_ih` and `b_hh`.
+    #[config(default = true)]
+    pub bias: bool,
+}
+
+impl CellConfig {
+    /// Builds the cell with PyTorch's initialisation: every weight and bias
+    /// uniform in `[-1/sqrt(hidden), 1/sqrt(hidden)]`.
+    pub fn init(&self, device: &Device) -> Cell {
+        let width = self.kind.gates() * self.hidden_size;
+        let bound = 1.0 / (self.hidden_size as f64).sqrt();
+        let init = Initializer::Uniform {
+            min: -bound,
+            max: bound,
+        };
+        let bias = |device: &Device| self.bias.then(|| init.init([width], device));
+        Cell {
+            weight_ih: init.init([self.input_size, width], device),
+            weight_hh: init.init([self.hidden_size, width], device),
+            bias_ih: bias(device),
+            bias_hh: bias(device),
+            kind: self.kind,
+            hidden_size: self.hidden_size,
+        }
+    }
+}
+
+/// A recurrent cell with all gates fused into one weight matrix per input.
+///
+/// The weights are stored transposed relative to PyTorch (`[in, gates*hidden]`)
+/// so that a step is `x @ weight_ih + h @ weight_hh`: one matmul for the input
+/// (or one for a whole sequence, see [`Cell::project_input`]) and one for the
+/// recurrence, whatever the number of gates.
+#[derive(Module, Debug)]
+pub struct Cell {
+    /// Input-to-hidden weights, `[input, gates * hidden]`.
+    pub weight_ih: Param<Tensor<2>>,
+    /// Hidden-to-hidden weights, `[hidden, gates * hidden]`.
+    pub weight_hh: Param<Tensor<2>>,
+    /// Input-to-hidden bias, `[gates * hidden]`.
+    pub bias_ih: Option<Param<Tensor<1>>>,
+    /// Hidden-to-hidden bias, `[gates * hidden]`.
+    pub bias_hh: Option<Param<Tensor<1>>>,
+    /// The recurrence computed.
+    #[module(skip)]
+    pub kind: CellKind,
+    /// Features of the hidden state.
+    pub hidden_size: usize,
+}
+
+/// The state a cell carries from one step to the next.
+#[derive(Debug, Clone)]
+pub struct CellState {
+    /// Hidden state, `[batch, hidden]`.
+    pub h: Tensor<2>,
+    /// Cell state, `[batch, hidden]`; present for LSTM only.
+    pub c: Option<Tensor<2>>,
+}
+
+impl Cell {
+    /// Features of each input step.
+    pub fn input_size(&self) -> usize {
+        self.weight_ih.dims()[0]
+    }
+
+    /// The all-zero state for a batch.
+    pub fn zero_state(&self, batch: usize, device: &Device) -> CellState {
+        let zeros = || Tensor::zeros([batch, self.hidden_size], device);
+        CellState {
+            h: zeros(),
+            c: self.kind.has_cell_state().then(zeros),
+        }
+    }
+
+    /// Input projection `x @ weight_ih + bias_ih` of a whole sequence in one
+    /// matmul.
+    ///
+    /// - input: `[batch, time, input]`
+    /// - output: `[batch, time, gates * hidden]`
+    pub fn project_input(&self, input: Tensor<3>) -> Tensor<3> {
+        let [batch, time, features] = input.dims();
+        let projected = self.project_step(input.reshape([batch * time, features]));
+        let width = projected.dims()[1];
+        projected.reshape([batch, time, width])
+    }
+
+    /// Input projection of one step, `[batch, input]` to `[batch, gates * hidden]`.
+    fn project_step(&self, input: Tensor<2>) -> Tensor<2> {
+        let projected = input.matmul(self.weight_ih.val());
+        match &self.bias_ih {
+            Some(bias) => projected + bias.val().unsqueeze(),
+            None => projected,
+        }
+    }
+
+    /// One step from a raw input.
+    ///
+    /// - input: `[batch, input]`
+    pub fn step(&self, input: Tensor<2>, state: CellState) -> CellState {
+        self.step_projected(self.project_step(input), state)
+    }
+
+    /// One step from an input already projected by [`Cell::project_input`]:
+    /// one recurrent matmul plus the gate arithmetic.
+    ///
+    /// - projected: `[batch, gates * hidden]`
+    pub fn step_projected(&self, projected: Tensor<2>, state: CellState) -> CellState {
+        let recurrent = state.h.clone().matmul(self.weight_hh.val());
+        let recurrent = match &self.bias_hh {
+            Some(bias) => recurrent + bias.val().unsqueeze(),
+            None => recurrent,
+        };
+        let hidden = self.hidden_size;
+        match self.kind {
+            CellKind::RnnTanh => CellState {
+                h: (projected + recurrent).tanh(),
+                c: None,
+            },
+            CellKind::RnnRelu => CellState {
+                h: relu(projected + recurrent),
+                c: None,
+            },
+            CellKind::Lstm => {
+                let gates = projected + recurrent;
+                let gate = |k: usize| gates.clone().narrow(1, k * hidden, hidden);
+                let (i, f) = (sigmoid(gate(0)), sigmoid(gate(1)));
+                let (g, o) = (gate(2).tanh(), sigmoid(gate(3)));
+                let c_prev = match state.c {
+                    Some(c) => c,
+                    None => Tensor::zeros(state.h.dims(), &state.h.device()),
+                };
+                let c = f * c_prev + i * g;
+                CellState {
+                    h: o * c.clone().tanh(),
+                    c: Some(c),
+                }
+            }
+            CellKind::Gru => {
+                let gate = |t: &Tensor<2>, k: usize| t.clone().narrow(1, k * hidden, hidden);
+                let r = sigmoid(gate(&projected, 0) + gate(&recurrent, 0));
+                let z = sigmoid(gate(&projected, 1) + gate(&recurrent, 1));
+                let n = (gate(&projected, 2) + r * gate(&recurrent, 2)).tanh();
+                // h' = (1 - z) * n + z * h  =  n + z * (h - n)
+                let h = n.clone() + z * (state.h - n);
+                CellState { h, c: None }
+            }
+        }
+    }
+}
