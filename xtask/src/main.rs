@@ -1,1 +1,38 @@
-fn main() {}
+//! `cargo xtask`: every developer task of Recur as plain Rust, in the spirit
+//! of rust-analyzer's xtask. xtask itself builds in seconds (no burn); the
+//! commands it runs build what they need.
+
+mod bench;
+mod ci;
+mod util;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Recur's developer tasks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// What CI runs: install the software Vulkan driver if no GPU driver is
+    /// present, then build and run every test, doctest and example, and build
+    /// the docs with warnings as errors.
+    Ci,
+    /// Benchmarks, side by side with PyTorch; writes docs/BENCHMARKS.md.
+    Bench(bench::BenchArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Ci => ci::run(),
+        Command::Bench(args) => bench::run(args),
+    };
+    if let Err(message) = result {
+        eprintln!("error: {message}");
+        std::process::exit(1);
+    }
+}

@@ -114,7 +114,7 @@ fn metadata(layer: &Recurrent) -> HashMap<String, String> {
 
 fn to_bytes<const D: usize>(name: String, tensor: Tensor<D>) -> (String, Vec<usize>, Vec<u8>) {
     let data = tensor.into_data().convert::<f32>();
-    let shape = data.shape.clone().to_vec();
+    let shape = data.shape().to_vec();
     (name, shape, data.as_bytes().to_vec())
 }
 

@@ -1,0 +1,10 @@
+//! recur-cells' tests, one binary so that the wgpu device (and its compiled
+//! kernels) is shared. Every test runs on each backend in
+//! `RECUR_TEST_BACKENDS` (comma-separated; default `ndarray,wgpu`).
+
+mod common;
+mod errors;
+mod gradcheck;
+mod padding;
+mod reference;
+mod torch_io;

@@ -1,0 +1,112 @@
+//! Outputs, final states and gradients against PyTorch's nn.RNN/LSTM/GRU
+//! (fixtures from `tests/fixtures/generate.py`).
+
+use burn::tensor::Tensor;
+use recur_cells::{CellKind, Recurrent, RecurrentConfig, RecurrentState};
+
+use crate::common::{Fixture, assert_close, backends};
+
+const MODES: [&str; 4] = ["rnn_tanh", "rnn_relu", "lstm", "gru"];
+const SHAPES: [&str; 3] = ["l1", "l2_bi", "l2_bi_padded"];
+
+fn config_of(fixture: &Fixture) -> RecurrentConfig {
+    let kind = match fixture.metadata("mode").as_str() {
+        "rnn_tanh" => CellKind::RnnTanh,
+        "rnn_relu" => CellKind::RnnRelu,
+        "lstm" => CellKind::Lstm,
+        "gru" => CellKind::Gru,
+        other => panic!("unknown mode {other}"),
+    };
+    let number = |key| fixture.metadata(key).parse::<usize>().expect("number");
+    RecurrentConfig::new(kind, number("input_size"), number("hidden_size"))
+        .with_num_layers(number("num_layers"))
+        .with_bidirectional(fixture.metadata("bidirectional") == "true")
+}
+
+/// Checks one fixture on one device: forward values, then the gradient of the
+/// fixture's loss with respect to the input, the initial state and every
+/// weight.
+fn check_case(name: &str, device: &burn::tensor::Device) {
+    let fixture = Fixture::open(name);
+    let device = device.clone().autodiff();
+    let layer: Recurrent = config_of(&fixture)
+        .init(&device)
+        .load_torch(&fixture.path)
+        .expect("fixture weights load");
+
+    let input = fixture.float::<3>("input", &device).require_grad();
+    let lengths = fixture.lengths();
+    let h0 = fixture.has("h0").then(|| fixture.float::<3>("h0", &device).require_grad());
+    let c0 = fixture.has("c0").then(|| fixture.float::<3>("c0", &device).require_grad());
+    let state = h0.clone().map(|h| RecurrentState { h, c: c0.clone() });
+
+    let out = layer
+        .forward(input.clone(), Some(&lengths), state)
+        .expect("forward");
+    assert_close(&format!("{name}: output"), out.output.clone(), fixture.float("output", &device));
+    assert_close(&format!("{name}: h_n"), out.state.h.clone(), fixture.float("h_n", &device));
+    let mut loss = (out.output * fixture.float::<3>("proj_output", &device)).sum()
+        + (out.state.h * fixture.float::<3>("proj_h_n", &device)).sum();
+    if let Some(c) = out.state.c {
+        assert_close(&format!("{name}: c_n"), c.clone(), fixture.float("c_n", &device));
+        loss = loss + (c * fixture.float::<3>("proj_c_n", &device)).sum();
+    }
+
+    let grads = loss.backward();
+    let grad = |t: &Tensor<3>| t.grad(&grads).expect("gradient");
+    assert_close(&format!("{name}: d input"), grad(&input), fixture.float("grad.input", &device));
+    if let Some(h0) = &h0 {
+        assert_close(&format!("{name}: d h0"), grad(h0), fixture.float("grad.h0", &device));
+    }
+    if let Some(c0) = &c0 {
+        assert_close(&format!("{name}: d c0"), grad(c0), fixture.float("grad.c0", &device));
+    }
+    let directions = layer.directions();
+    for (index, cell) in layer.cells.iter().enumerate() {
+        let suffix = format!(
+            "_l{}{}",
+            index / directions,
+            if index % directions == 1 { "_reverse" } else { "" }
+        );
+        let weight = |param: &burn::module::Param<Tensor<2>>, torch: &str| {
+            let actual = param.val().grad(&grads).expect("weight gradient").transpose();
+            let name_in_file = format!("grad.{torch}{suffix}");
+            assert_close(&format!("{name}: {name_in_file}"), actual, fixture.float(&name_in_file, &device));
+        };
+        weight(&cell.weight_ih, "weight_ih");
+        weight(&cell.weight_hh, "weight_hh");
+        for (param, torch) in [(&cell.bias_ih, "bias_ih"), (&cell.bias_hh, "bias_hh")] {
+            let actual = param.as_ref().expect("bias").val().grad(&grads).expect("bias gradient");
+            let name_in_file = format!("grad.{torch}{suffix}");
+            assert_close(&format!("{name}: {name_in_file}"), actual, fixture.float(&name_in_file, &device));
+        }
+    }
+}
+
+fn check_mode(mode: &str) {
+    for backend in backends() {
+        for shape in SHAPES {
+            check_case(&format!("{mode}_{shape}"), &backend.device());
+        }
+    }
+}
+
+#[test]
+fn rnn_tanh_matches_pytorch() {
+    check_mode(MODES[0]);
+}
+
+#[test]
+fn rnn_relu_matches_pytorch() {
+    check_mode(MODES[1]);
+}
+
+#[test]
+fn lstm_matches_pytorch() {
+    check_mode(MODES[2]);
+}
+
+#[test]
+fn gru_matches_pytorch() {
+    check_mode(MODES[3]);
+}

@@ -1,0 +1,61 @@
+//! The one place a burn device is chosen from a name (`--backend`).
+
+use burn::tensor::Device;
+
+/// A burn backend Recur is built with; the value of every `--backend` flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum Backend {
+    /// burn-ndarray on the CPU (the default for tests).
+    Ndarray,
+    /// burn-flex, burn's pure-Rust CPU backend.
+    Flex,
+    /// burn-wgpu: the GPU through wgpu (on a machine without one, Mesa's
+    /// software Vulkan driver runs it on the CPU).
+    Wgpu,
+}
+
+impl Backend {
+    /// Every backend, in the order tests run them.
+    pub const ALL: [Backend; 3] = [Backend::Ndarray, Backend::Flex, Backend::Wgpu];
+
+    /// The backend's name as `--backend` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Ndarray => "ndarray",
+            Backend::Flex => "flex",
+            Backend::Wgpu => "wgpu",
+        }
+    }
+
+    /// The device for inference (no autodiff).
+    pub fn device(self) -> Device {
+        match self {
+            #[allow(deprecated)] // burn-ndarray is deprecated upstream but still the reference CPU backend
+            Backend::Ndarray => Device::ndarray(),
+            Backend::Flex => Device::flex(),
+            Backend::Wgpu => Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
+        }
+    }
+
+    /// The device for training: [`Backend::device`] with autodiff.
+    pub fn autodiff_device(self) -> Device {
+        self.device().autodiff()
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Backend {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Backend::ALL
+            .into_iter()
+            .find(|b| b.name() == s)
+            .ok_or_else(|| format!("unknown backend `{s}` (expected ndarray, flex or wgpu)"))
+    }
+}
