@@ -4,9 +4,10 @@
 use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::nn::Initializer;
-use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
+
+use crate::kernel;
 
 /// The recurrence a [`Cell`] computes.
 ///
@@ -196,45 +197,39 @@ impl Cell {
     ///
     /// - projected: `[batch, gates * hidden]`
     pub fn step_projected(&self, projected: Tensor<2>, state: CellState) -> CellState {
-        let recurrent = state.h.clone().matmul(self.weight_hh.val());
-        let recurrent = match &self.bias_hh {
-            Some(bias) => recurrent + bias.val().unsqueeze(),
-            None => recurrent,
+        let [batch, width] = projected.dims();
+        let (_, h, c) = self.recurrence(projected.reshape([batch, 1, width]), None, false, state);
+        CellState { h, c }
+    }
+
+    /// Runs the cell over a projected sequence `[batch, time, gates * hidden]`
+    /// in one fused operation (see `kernel.rs`), left to right or right to
+    /// left, with padding past each sequence's length when `lengths` is given.
+    /// Returns the outputs `[batch, time, hidden]` and the final `h` and `c`.
+    pub(crate) fn recurrence(
+        &self,
+        projected: Tensor<3>,
+        lengths: Option<&[usize]>,
+        reverse: bool,
+        state: CellState,
+    ) -> (Tensor<3>, Tensor<2>, Option<Tensor<2>>) {
+        let bias_hh = match &self.bias_hh {
+            Some(bias) => bias.val(),
+            None => Tensor::zeros([self.weight_hh.dims()[1]], &projected.device().inner()),
         };
-        let hidden = self.hidden_size;
-        match self.kind {
-            CellKind::RnnTanh => CellState {
-                h: (projected + recurrent).tanh(),
-                c: None,
-            },
-            CellKind::RnnRelu => CellState {
-                h: relu(projected + recurrent),
-                c: None,
-            },
-            CellKind::Lstm => {
-                let gates = projected + recurrent;
-                let gate = |k: usize| gates.clone().narrow(1, k * hidden, hidden);
-                let (i, f) = (sigmoid(gate(0)), sigmoid(gate(1)));
-                let (g, o) = (gate(2).tanh(), sigmoid(gate(3)));
-                let c_prev = match state.c {
-                    Some(c) => c,
-                    None => Tensor::zeros(state.h.dims(), &state.h.device()),
-                };
-                let c = f * c_prev + i * g;
-                CellState {
-                    h: o * c.clone().tanh(),
-                    c: Some(c),
-                }
-            }
-            CellKind::Gru => {
-                let gate = |t: &Tensor<2>, k: usize| t.clone().narrow(1, k * hidden, hidden);
-                let r = sigmoid(gate(&projected, 0) + gate(&recurrent, 0));
-                let z = sigmoid(gate(&projected, 1) + gate(&recurrent, 1));
-                let n = (gate(&projected, 2) + r * gate(&recurrent, 2)).tanh();
-                // h' = (1 - z) * n + z * h  =  n + z * (h - n)
-                let h = n.clone() + z * (state.h - n);
-                CellState { h, c: None }
-            }
-        }
+        let c = match (self.kind.has_cell_state(), state.c) {
+            (true, None) => Some(state.h.zeros_like()),
+            (_, c) => c,
+        };
+        kernel::recurrence(
+            self.kind,
+            reverse,
+            lengths,
+            projected,
+            self.weight_hh.val(),
+            bias_hh,
+            state.h,
+            c,
+        )
     }
 }

@@ -13,6 +13,9 @@ pub enum CellsError {
         /// The input's last dimension.
         found: usize,
     },
+    /// The input has no time steps.
+    #[error("input has no time steps")]
+    EmptyTime,
     /// `lengths` does not have one entry per sequence in the batch.
     #[error("lengths has {found} entries, but the batch has {expected} sequences")]
     LengthsCount {

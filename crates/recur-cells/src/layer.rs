@@ -1,10 +1,11 @@
 //! The sequence layer: any [`Cell`] run over time, stacked, in one or both
-//! directions, with padding masks. The time loop is written once, here.
+//! directions, with padding. The time loop itself is the fused kernel in
+//! `kernel.rs`, shared by every cell kind.
 
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 
 use crate::cell::{Cell, CellConfig, CellKind, CellState};
 use crate::error::CellsError;
@@ -142,15 +143,18 @@ impl Recurrent {
                 found: features,
             });
         }
+        if time == 0 {
+            return Err(CellsError::EmptyTime);
+        }
         let device = input.device();
-        let mask = match lengths {
-            Some(lengths) => padding_mask(lengths, batch, time, &device)?,
+        let lengths = match lengths {
+            Some(lengths) => padded_lengths(lengths, batch, time)?,
             None => None,
         };
         let mut initial = self.split_state(state, batch, &device)?.into_iter();
 
         let directions = self.directions();
-        let mut finals = Vec::with_capacity(self.cells.len());
+        let (mut h_finals, mut c_finals) = (Vec::new(), Vec::new());
         let mut x = input;
         for (layer, cells) in self.cells.chunks(directions).enumerate() {
             if layer > 0 {
@@ -159,20 +163,19 @@ impl Recurrent {
             let mut outputs = Vec::with_capacity(directions);
             for (direction, cell) in cells.iter().enumerate() {
                 let start = initial.next().expect("one initial state per cell");
-                let (output, last) = run(cell, x.clone(), mask.as_ref(), direction == 1, start);
+                let (output, h, c) = cell.recurrence(cell.project_input(x.clone()), lengths, direction == 1, start);
                 outputs.push(output);
-                finals.push(last);
+                h_finals.push(h);
+                c_finals.extend(c);
             }
             x = Tensor::cat(outputs, 2);
         }
 
-        let (h, c): (Vec<_>, Vec<_>) = finals.into_iter().map(|s| (s.h, s.c)).unzip();
-        let c: Option<Vec<_>> = c.into_iter().collect();
         Ok(RecurrentOutput {
             output: x,
             state: RecurrentState {
-                h: Tensor::stack(h, 0),
-                c: c.map(|c| Tensor::stack(c, 0)),
+                h: Tensor::stack(h_finals, 0),
+                c: (!c_finals.is_empty()).then(|| Tensor::stack(c_finals, 0)),
             },
         })
     }
@@ -217,68 +220,14 @@ impl Recurrent {
     }
 }
 
-/// A `[batch, time]` tensor of 1.0 at real steps and 0.0 at padding, or `None`
-/// when nothing is padded.
-fn padding_mask(
-    lengths: &[usize],
-    batch: usize,
-    time: usize,
-    device: &Device,
-) -> Result<Option<Tensor<2>>, CellsError> {
+/// Checks `lengths` against the batch and time axis; `None` when nothing is
+/// padded, so the kernels can skip masking.
+fn padded_lengths(lengths: &[usize], batch: usize, time: usize) -> Result<Option<&[usize]>, CellsError> {
     if lengths.len() != batch {
         return Err(CellsError::LengthsCount { expected: batch, found: lengths.len() });
     }
     if let Some((index, &length)) = lengths.iter().enumerate().find(|(_, l)| **l > time) {
         return Err(CellsError::LengthTooLong { index, length, time });
     }
-    if lengths.iter().all(|&l| l == time) {
-        return Ok(None);
-    }
-    let values: Vec<f32> = lengths
-        .iter()
-        .flat_map(|&length| (0..time).map(move |t| if t < length { 1.0 } else { 0.0 }))
-        .collect();
-    Ok(Some(Tensor::from_data(TensorData::new(values, [batch, time]), device)))
-}
-
-/// Runs one cell over the whole sequence in one direction (backpropagation
-/// through time comes from autodiff over this loop).
-///
-/// Returns the outputs `[batch, time, hidden]` (zero at padding) and the state
-/// after the last real step. At a padded step the state is carried through
-/// unchanged, so the left-to-right pass ends on each sequence's own last step
-/// and the right-to-left pass starts there.
-fn run(
-    cell: &Cell,
-    input: Tensor<3>,
-    mask: Option<&Tensor<2>>,
-    reverse: bool,
-    mut state: CellState,
-) -> (Tensor<3>, CellState) {
-    let [batch, time, _] = input.dims();
-    let projected = cell.project_input(input);
-    let width = projected.dims()[2];
-    let mut outputs = Vec::with_capacity(time);
-    for step in 0..time {
-        let t = if reverse { time - 1 - step } else { step };
-        let projected_t = projected.clone().narrow(1, t, 1).reshape([batch, width]);
-        let next = cell.step_projected(projected_t, state.clone());
-        let (output, next) = match mask {
-            None => (next.h.clone(), next),
-            Some(mask) => {
-                // keep = 1 at real steps, 0 at padding: state' = old + keep * (new - old)
-                let keep = mask.clone().narrow(1, t, 1);
-                let blend = |new: Tensor<2>, old: Tensor<2>| old.clone() + keep.clone() * (new - old);
-                let output = next.h.clone() * keep.clone();
-                let c = next.c.zip(state.c).map(|(new, old)| blend(new, old));
-                (output, CellState { h: blend(next.h, state.h), c })
-            }
-        };
-        outputs.push(output);
-        state = next;
-    }
-    if reverse {
-        outputs.reverse();
-    }
-    (Tensor::stack(outputs, 1), state)
+    Ok((!lengths.iter().all(|&l| l == time)).then_some(lengths))
 }

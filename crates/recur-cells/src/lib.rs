@@ -15,6 +15,8 @@
 
 mod cell;
 mod error;
+mod fused;
+mod kernel;
 mod layer;
 mod torch;
 

@@ -1,0 +1,368 @@
+//! The recurrence over a whole sequence as one fused operation: the forward
+//! runs every time step on the backend's primitives with no autodiff
+//! bookkeeping, and backpropagation through time is written by hand. This is
+//! the only place the gate equations are written.
+//!
+//! burn's autodiff records every small op of every step (an LSTM step is about
+//! fifteen), and each slice of the precomputed input projection costs a
+//! zero-filled tensor the size of the whole projection in its backward. One
+//! node per direction and layer removes both costs; the backward also turns
+//! the per-step weight gradients into one large matmul.
+
+use std::sync::Arc;
+
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Backend, Shape, Slice, TensorMetadata};
+use burn::tensor::{Tensor, TensorData};
+
+use crate::cell::CellKind;
+use crate::fused::{FusedOp, apply};
+
+/// One direction of one layer run over a sequence.
+///
+/// Inputs: `xw [batch, time, gates*hidden]` (the input projection with
+/// `b_ih`), `w_hh [hidden, gates*hidden]`, `b_hh [gates*hidden]`,
+/// `h0 [batch, hidden]`, `c0 [batch, hidden]` (LSTM; ignored otherwise).
+/// Outputs: `hs [batch, time, hidden]` (zero at padding), the final `h` and
+/// the final `c` (LSTM; a zero `[1]` otherwise).
+#[derive(Clone, Debug)]
+pub(crate) struct Recurrence {
+    kind: CellKind,
+    reverse: bool,
+    /// Each sequence's length, when some are shorter than the time axis.
+    lengths: Option<Arc<[usize]>>,
+}
+
+/// What one step keeps for the backward pass.
+#[derive(Clone, Debug)]
+struct Step<B: Backend> {
+    /// The hidden state the step started from.
+    h_prev: FloatTensor<B>,
+    /// RNN: the new `h`. LSTM: sigmoid of all four gate pre-activations
+    /// (the cell gate's slice unused). GRU: sigmoid of `[r, z]`.
+    gates: FloatTensor<B>,
+    /// LSTM: `tanh` of the cell gate. GRU: the candidate `n`.
+    candidate: Option<FloatTensor<B>>,
+    /// LSTM: the cell state the step started from. GRU: `W_hn h + b_hn`.
+    memory: Option<FloatTensor<B>>,
+    /// LSTM: `tanh(c')`.
+    cell_tanh: Option<FloatTensor<B>>,
+}
+
+/// Everything the backward pass needs.
+#[derive(Clone, Debug)]
+pub(crate) struct Saved<B: Backend> {
+    w_hh: FloatTensor<B>,
+    /// In processing order (reversed in time for the right-to-left pass).
+    steps: Vec<Step<B>>,
+    /// `[batch, 1]` per time index: 1 at real steps, 0 at padding.
+    masks: Option<Vec<FloatTensor<B>>>,
+    hidden: usize,
+}
+
+impl Recurrence {
+    /// Time indices in processing order.
+    fn order(&self, time: usize) -> impl Iterator<Item = usize> + use<> {
+        let reverse = self.reverse;
+        (0..time).map(move |s| if reverse { time - 1 - s } else { s })
+    }
+
+    /// `[batch, 1]` masks per time index, or `None` when nothing is padded.
+    fn masks<B: Backend>(&self, time: usize, device: &B::Device) -> Option<Vec<FloatTensor<B>>> {
+        let lengths = self.lengths.as_ref()?;
+        let batch = lengths.len();
+        Some(
+            (0..time)
+                .map(|t| {
+                    let keep: Vec<f32> = lengths.iter().map(|&l| if t < l { 1.0 } else { 0.0 }).collect();
+                    B::float_from_data(TensorData::new(keep, [batch, 1]), device)
+                })
+                .collect(),
+        )
+    }
+}
+
+impl FusedOp<5, 3> for Recurrence {
+    type State<B: Backend> = Saved<B>;
+
+    fn forward<B: Backend>(
+        &self,
+        [xw, w_hh, b_hh, h0, c0]: [FloatTensor<B>; 5],
+        needs: [bool; 5],
+    ) -> ([FloatTensor<B>; 3], Option<Saved<B>>) {
+        let [batch, time, width] = dims3::<B>(&xw);
+        let hidden = width / self.kind.gates();
+        let device = xw.device();
+        let keep_state = needs.iter().any(|&n| n);
+        let masks = self.masks::<B>(time, &device);
+        // RNN and LSTM add b_hh straight to the pre-activation: fold it into
+        // the projection once. The GRU needs it inside the reset product.
+        let xw = match self.kind {
+            CellKind::Gru => xw,
+            _ => B::float_add(xw, B::float_reshape(b_hh.clone(), Shape::new([1, 1, width]))),
+        };
+
+        let mut h = h0;
+        let mut c = c0;
+        let mut outputs: Vec<Option<FloatTensor<B>>> = vec![None; time];
+        let mut steps = Vec::with_capacity(if keep_state { time } else { 0 });
+        for t in self.order(time) {
+            let x_t = B::float_reshape(
+                B::float_slice(xw.clone(), &[Slice::full(), Slice::new(t as isize, Some(t as isize + 1), 1)]),
+                Shape::new([batch, width]),
+            );
+            let hw = B::float_matmul(h.clone(), w_hh.clone());
+            let (h_new, c_new, step) = match self.kind {
+                CellKind::RnnTanh | CellKind::RnnRelu => {
+                    let pre = B::float_add(x_t, hw);
+                    let h_new = if self.kind == CellKind::RnnTanh { B::float_tanh(pre) } else { B::relu(pre) };
+                    let step = Step { h_prev: h.clone(), gates: h_new.clone(), candidate: None, memory: None, cell_tanh: None };
+                    (h_new, None, step)
+                }
+                CellKind::Lstm => {
+                    let pre = B::float_add(x_t, hw);
+                    let sig = B::sigmoid(pre.clone());
+                    let gate = |k: usize| columns::<B>(&sig, k * hidden, hidden);
+                    let g = B::float_tanh(columns::<B>(&pre, 2 * hidden, hidden));
+                    let c_new = B::float_add(B::float_mul(gate(1), c.clone()), B::float_mul(gate(0), g.clone()));
+                    let cell_tanh = B::float_tanh(c_new.clone());
+                    let h_new = B::float_mul(gate(3), cell_tanh.clone());
+                    let step = Step {
+                        h_prev: h.clone(),
+                        gates: sig,
+                        candidate: Some(g),
+                        memory: Some(c.clone()),
+                        cell_tanh: Some(cell_tanh),
+                    };
+                    (h_new, Some(c_new), step)
+                }
+                CellKind::Gru => {
+                    let hw = B::float_add(hw, B::float_reshape(b_hh.clone(), Shape::new([1, width])));
+                    let rz = B::sigmoid(B::float_add(
+                        columns::<B>(&x_t, 0, 2 * hidden),
+                        columns::<B>(&hw, 0, 2 * hidden),
+                    ));
+                    let (r, z) = (columns::<B>(&rz, 0, hidden), columns::<B>(&rz, hidden, hidden));
+                    let hn = columns::<B>(&hw, 2 * hidden, hidden);
+                    let n = B::float_tanh(B::float_add(columns::<B>(&x_t, 2 * hidden, hidden), B::float_mul(r, hn.clone())));
+                    // h' = (1 - z) * n + z * h = n + z * (h - n)
+                    let h_new = B::float_add(n.clone(), B::float_mul(z, B::float_sub(h.clone(), n.clone())));
+                    let step = Step { h_prev: h.clone(), gates: rz, candidate: Some(n), memory: Some(hn), cell_tanh: None };
+                    (h_new, None, step)
+                }
+            };
+            if keep_state {
+                steps.push(step);
+            }
+            // At padding (keep = 0) the state is carried through unchanged and
+            // the output is zero: state' = old + keep * (new - old).
+            let (output, h_next, c_next) = match &masks {
+                None => (h_new.clone(), h_new, c_new.unwrap_or(c)),
+                Some(masks) => {
+                    let keep = &masks[t];
+                    let blend = |new: FloatTensor<B>, old: FloatTensor<B>| {
+                        B::float_add(old.clone(), B::float_mul(keep.clone(), B::float_sub(new, old)))
+                    };
+                    let output = B::float_mul(keep.clone(), h_new.clone());
+                    let c_next = match c_new {
+                        Some(c_new) => blend(c_new, c),
+                        None => c,
+                    };
+                    (output, blend(h_new, h), c_next)
+                }
+            };
+            outputs[t] = Some(B::float_reshape(output, Shape::new([batch, 1, hidden])));
+            h = h_next;
+            c = c_next;
+        }
+
+        let hs = B::float_cat(outputs.into_iter().flatten().collect(), 1);
+        let c_last = match self.kind {
+            CellKind::Lstm => c,
+            _ => B::float_zeros(Shape::new([1]), &device, h.dtype().into()),
+        };
+        let saved = keep_state.then(|| Saved { w_hh, steps, masks, hidden });
+        ([hs, h, c_last], saved)
+    }
+
+    fn backward<B: Backend>(
+        &self,
+        saved: Saved<B>,
+        [d_hs, d_h_last, d_c_last]: [Option<FloatTensor<B>>; 3],
+        needs: [bool; 5],
+    ) -> [Option<FloatTensor<B>>; 5] {
+        let Saved { w_hh, steps, masks, hidden } = saved;
+        let time = steps.len();
+        let [batch, _] = dims2::<B>(&steps[0].h_prev);
+        let device = w_hh.device();
+        let dtype = w_hh.dtype();
+        let zeros = || B::float_zeros(Shape::new([batch, hidden]), &device, dtype.into());
+        let w_hh_t = B::float_transpose(w_hh);
+        let is_lstm = self.kind == CellKind::Lstm;
+
+        // Gradients flowing into the state carried out of the current step.
+        let mut dh = d_h_last.unwrap_or_else(zeros);
+        let mut dc = if is_lstm { d_c_last.unwrap_or_else(zeros) } else { zeros() };
+        let mut d_xw: Vec<Option<FloatTensor<B>>> = vec![None; time];
+        let mut d_hw = Vec::with_capacity(time);
+        let times: Vec<usize> = self.order(time).collect();
+        for (step, &t) in steps.iter().zip(&times).rev() {
+            let d_out = d_hs.as_ref().map(|d| {
+                B::float_reshape(
+                    B::float_slice(d.clone(), &[Slice::full(), Slice::new(t as isize, Some(t as isize + 1), 1)]),
+                    Shape::new([batch, hidden]),
+                )
+            });
+            let d_new = match d_out {
+                Some(d_out) => B::float_add(dh.clone(), d_out),
+                None => dh.clone(),
+            };
+            // Through the mask: the new state gets keep * grad, the carried
+            // old state (1 - keep) * grad.
+            let (d_h_new, d_c_new, carried) = match &masks {
+                None => (d_new, dc.clone(), None),
+                Some(masks) => {
+                    let keep = &masks[t];
+                    let d_h_new = B::float_mul(keep.clone(), d_new);
+                    let d_c_new = B::float_mul(keep.clone(), dc.clone());
+                    let old_h = B::float_sub(dh.clone(), B::float_mul(keep.clone(), dh.clone()));
+                    let old_c = B::float_sub(dc.clone(), d_c_new.clone());
+                    (d_h_new, d_c_new, Some((old_h, old_c)))
+                }
+            };
+
+            // Gradients of the pre-activations (input side and recurrent
+            // side), plus what reaches h and c other than through W_hh.
+            let (d_x, d_r, d_h_direct, d_c_prev) = match self.kind {
+                CellKind::RnnTanh => {
+                    let h_new = &step.gates;
+                    let d = B::float_mul(d_h_new, one_minus::<B>(B::float_mul(h_new.clone(), h_new.clone())));
+                    (d.clone(), d, None, None)
+                }
+                CellKind::RnnRelu => {
+                    let d = B::relu_backward(step.gates.clone(), d_h_new);
+                    (d.clone(), d, None, None)
+                }
+                CellKind::Lstm => {
+                    let sig = &step.gates;
+                    let gate = |k: usize| columns::<B>(sig, k * hidden, hidden);
+                    let g = step.candidate.clone().expect("LSTM step keeps g");
+                    let c_prev = step.memory.clone().expect("LSTM step keeps c");
+                    let cell_tanh = step.cell_tanh.clone().expect("LSTM step keeps tanh(c')");
+                    let d_o = B::float_mul(d_h_new.clone(), cell_tanh.clone());
+                    let d_c = B::float_add(
+                        d_c_new,
+                        B::float_mul(
+                            B::float_mul(d_h_new, gate(3)),
+                            one_minus::<B>(B::float_mul(cell_tanh.clone(), cell_tanh)),
+                        ),
+                    );
+                    let d_i = B::float_mul(d_c.clone(), g.clone());
+                    let d_f = B::float_mul(d_c.clone(), c_prev);
+                    let d_g = B::float_mul(d_c.clone(), gate(0));
+                    let d_c_prev = B::float_mul(d_c, gate(1));
+                    let d_pre = B::float_cat(
+                        vec![
+                            B::sigmoid_backward(gate(0), d_i),
+                            B::sigmoid_backward(gate(1), d_f),
+                            B::float_mul(d_g, one_minus::<B>(B::float_mul(g.clone(), g))),
+                            B::sigmoid_backward(gate(3), d_o),
+                        ],
+                        1,
+                    );
+                    (d_pre.clone(), d_pre, None, Some(d_c_prev))
+                }
+                CellKind::Gru => {
+                    let rz = &step.gates;
+                    let (r, z) = (columns::<B>(rz, 0, hidden), columns::<B>(rz, hidden, hidden));
+                    let n = step.candidate.clone().expect("GRU step keeps n");
+                    let hn = step.memory.clone().expect("GRU step keeps W_hn h + b_hn");
+                    let d_z = B::float_mul(d_h_new.clone(), B::float_sub(step.h_prev.clone(), n.clone()));
+                    let d_n = B::float_mul(d_h_new.clone(), one_minus::<B>(z.clone()));
+                    let d_h_direct = B::float_mul(d_h_new, z.clone());
+                    let d_n_pre = B::float_mul(d_n, one_minus::<B>(B::float_mul(n.clone(), n)));
+                    let d_r = B::float_mul(d_n_pre.clone(), hn);
+                    let d_rz = B::float_cat(vec![B::sigmoid_backward(r.clone(), d_r), B::sigmoid_backward(z, d_z)], 1);
+                    let d_x = B::float_cat(vec![d_rz.clone(), d_n_pre.clone()], 1);
+                    let d_rec = B::float_cat(vec![d_rz, B::float_mul(d_n_pre, r)], 1);
+                    (d_x, d_rec, Some(d_h_direct), None)
+                }
+            };
+
+            let mut d_h_prev = B::float_matmul(d_r.clone(), w_hh_t.clone());
+            if let Some(direct) = d_h_direct {
+                d_h_prev = B::float_add(d_h_prev, direct);
+            }
+            let mut d_c_prev = d_c_prev.unwrap_or_else(zeros);
+            if let Some((old_h, old_c)) = carried {
+                d_h_prev = B::float_add(d_h_prev, old_h);
+                d_c_prev = B::float_add(d_c_prev, old_c);
+            }
+            dh = d_h_prev;
+            dc = d_c_prev;
+            let width = dims2::<B>(&d_x)[1];
+            d_xw[t] = Some(B::float_reshape(d_x, Shape::new([batch, 1, width])));
+            d_hw.push(d_r);
+        }
+
+        d_hw.reverse(); // into processing order, paired with `steps`
+        let d_xw_all = needs[0].then(|| B::float_cat(d_xw.into_iter().flatten().collect(), 1));
+        // Σ_t h_{t-1}ᵀ · d(recurrent pre-activation)_t as one [hidden, time*batch] matmul.
+        let d_hw_all = (needs[1] || needs[2]).then(|| B::float_cat(d_hw, 0));
+        let d_w_hh = needs[1].then(|| {
+            let h_prev = B::float_cat(steps.iter().map(|s| s.h_prev.clone()).collect(), 0);
+            B::float_matmul(B::float_transpose(h_prev), d_hw_all.clone().expect("computed when needed"))
+        });
+        let d_b_hh = needs[2].then(|| {
+            let summed = B::float_sum_dim(d_hw_all.expect("computed when needed"), 0);
+            let width = dims2::<B>(&summed)[1];
+            B::float_reshape(summed, Shape::new([width]))
+        });
+        [d_xw_all, d_w_hh, d_b_hh, needs[3].then_some(dh), (needs[4] && is_lstm).then_some(dc)]
+    }
+}
+
+/// Runs one direction of one layer over a sequence; the fused equivalent of
+/// looping [`Cell::step_projected`](crate::Cell::step_projected) over time.
+///
+/// Returns the outputs `[batch, time, hidden]`, the final `h` and, for an
+/// LSTM, the final `c`.
+pub(crate) fn recurrence(
+    kind: CellKind,
+    reverse: bool,
+    lengths: Option<&[usize]>,
+    xw: Tensor<3>,
+    w_hh: Tensor<2>,
+    b_hh: Tensor<1>,
+    h0: Tensor<2>,
+    c0: Option<Tensor<2>>,
+) -> (Tensor<3>, Tensor<2>, Option<Tensor<2>>) {
+    let op = Recurrence { kind, reverse, lengths: lengths.map(Arc::from) };
+    let c0 = c0.unwrap_or_else(|| Tensor::zeros([1, 1], &h0.device().inner()));
+    let [hs, h, c] = apply(
+        &op,
+        [xw.into_dispatch(), w_hh.into_dispatch(), b_hh.into_dispatch(), h0.into_dispatch(), c0.into_dispatch()],
+    );
+    let c = (kind == CellKind::Lstm).then(|| Tensor::from_dispatch(c));
+    (Tensor::from_dispatch(hs), Tensor::from_dispatch(h), c)
+}
+
+fn dims2<B: Backend>(t: &FloatTensor<B>) -> [usize; 2] {
+    let shape = t.shape();
+    [shape[0], shape[1]]
+}
+
+fn dims3<B: Backend>(t: &FloatTensor<B>) -> [usize; 3] {
+    let shape = t.shape();
+    [shape[0], shape[1], shape[2]]
+}
+
+/// Columns `start..start + len` of a `[batch, width]` tensor.
+fn columns<B: Backend>(t: &FloatTensor<B>, start: usize, len: usize) -> FloatTensor<B> {
+    B::float_slice(t.clone(), &[Slice::full(), Slice::new(start as isize, Some((start + len) as isize), 1)])
+}
+
+/// `1 - x`.
+fn one_minus<B: Backend>(x: FloatTensor<B>) -> FloatTensor<B> {
+    B::float_add_scalar(B::float_neg(x), 1.0.into())
+}
