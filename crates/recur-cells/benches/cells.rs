@@ -21,6 +21,8 @@ struct Options {
     hidden: usize,
     warmup: usize,
     iters: usize,
+    /// Also time burn::nn's Lstm and Gru.
+    with_burn: bool,
 }
 
 fn parse() -> Result<Options, String> {
@@ -32,11 +34,17 @@ fn parse() -> Result<Options, String> {
         hidden: 512,
         warmup: 2,
         iters: 10,
+        with_burn: true,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
-        if flag == "--bench" {
-            continue; // cargo bench passes it to harness = false targets
+        match flag.as_str() {
+            "--bench" => continue, // cargo bench passes it to harness = false targets
+            "--recur-only" => {
+                o.with_burn = false;
+                continue;
+            }
+            _ => {}
         }
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
         let number = || value.parse::<usize>().map_err(|e| format!("{flag} {value}: {e}"));
@@ -99,6 +107,9 @@ fn main() {
         report("Recur", &o, cell, timing);
     }
 
+    if !o.with_burn {
+        return;
+    }
     let lstm = LstmConfig::new(o.input, o.hidden, true).init(&device);
     let timing = time(&o, || {
         let input = x();

@@ -1,4 +1,4 @@
-//! A tiny framework for "fused" ops: forward written once with a backend's
+//! Fused operations: a forward written once with a backend's
 //! primitive float ops (no autodiff bookkeeping inside), backward written by
 //! hand, usable from the high-level `Tensor<D>` API on every dispatch backend,
 //! with or without autodiff, with N inputs and M outputs.
@@ -6,7 +6,6 @@
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 
-use burn::Tensor;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::{
     BalancedCheckpointing, CheckpointStrategy, NoCheckpointing,
@@ -395,12 +394,4 @@ pub fn apply<Op: FusedOp<N, M>, const N: usize, const M: usize>(
         Which::Flex => route_backend::<Flex, Op, N, M>(op, inputs, ctx),
         Which::Cube => route_backend::<Cube, Op, N, M>(op, inputs, ctx),
     }
-}
-
-/// Convenience for same-rank tensors.
-pub fn apply_tensors<Op: FusedOp<N, M>, const D: usize, const N: usize, const M: usize>(
-    op: &Op,
-    inputs: [Tensor<D>; N],
-) -> [Tensor<D>; M] {
-    apply(op, inputs.map(Tensor::into_dispatch)).map(Tensor::from_dispatch)
 }

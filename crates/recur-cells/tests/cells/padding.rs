@@ -51,3 +51,46 @@ fn padded_batch_equals_sequences_alone() {
         }
     }
 }
+
+/// Stepping a cell by hand (as a decoder does) gives what the sequence layer
+/// gives, outputs and final state alike.
+#[test]
+fn cell_steps_equal_the_sequence_layer() {
+    for backend in backends() {
+        let device = backend.device();
+        for kind in [CellKind::RnnRelu, CellKind::Lstm, CellKind::Gru] {
+            let layer = RecurrentConfig::new(kind, 3, 4).init(&device);
+            let input = normal([2, TIME, 3], 11, &device);
+            let whole = layer.forward(input.clone(), None, None).expect("forward");
+            let cell = &layer.cells[0];
+            let mut state = cell.zero_state(2, &device);
+            for t in 0..TIME {
+                state = cell.step(input.clone().slice([0..2, t..t + 1]).reshape([2, 3]), state);
+                let expected = whole.output.clone().slice([0..2, t..t + 1]).reshape([2, 4]);
+                assert_close(&format!("{backend} {kind}: step {t}"), state.h.clone(), expected);
+            }
+            if let (Some(c), Some(expected)) = (state.c, whole.state.c) {
+                assert_close(&format!("{backend} {kind}: final c"), c, expected.reshape([2, 4]));
+            }
+        }
+    }
+}
+
+/// Dropout between layers acts while training (autodiff device) and not in
+/// a model made for inference with `valid()`.
+#[test]
+fn dropout_acts_only_in_training() {
+    use burn::module::Module;
+    let device = backends()[0].device().autodiff();
+    let layer = RecurrentConfig::new(CellKind::Gru, 3, 8)
+        .with_num_layers(2)
+        .with_dropout(0.5)
+        .init(&device);
+    let input = normal([4, TIME, 3], 12, &device);
+    let run = |l: &recur_cells::Recurrent| l.forward(input.clone(), None, None).expect("forward").output;
+    let (a, b) = (run(&layer), run(&layer));
+    let differs = (a - b).abs().max().into_scalar::<f32>() > 1e-6;
+    assert!(differs, "two training passes should drop different units");
+    let inference = layer.valid();
+    assert_close("inference is deterministic", run(&inference), run(&inference));
+}
