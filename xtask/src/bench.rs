@@ -21,6 +21,11 @@ pub struct BenchArgs {
     /// Print the table but leave docs/BENCHMARKS.md alone.
     #[arg(long)]
     no_write: bool,
+    /// Build the Rust side with the release profile instead of the dev
+    /// profile (whose dependencies, burn included, are already optimised at
+    /// opt-level 3 and shared with the tests, so no second build of burn).
+    #[arg(long)]
+    release: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -58,9 +63,10 @@ fn cells(args: &BenchArgs) -> Result<(), String> {
 
     let mut measurements = Vec::new();
     for backend in ["flex", "ndarray"] {
+        let profile = if args.release { "release" } else { "dev" };
         let stdout = output(
             cargo()
-                .args(["bench", "--quiet", "--package", "recur-cells", "--bench", "cells", "--"])
+                .args(["bench", "--quiet", "--profile", profile, "--package", "recur-cells", "--bench", "cells", "--"])
                 .args(["--backend", backend])
                 .args(&sizes),
         )?;
@@ -76,7 +82,8 @@ fn cells(args: &BenchArgs) -> Result<(), String> {
     .map_err(|e| format!("{e}\n(the PyTorch reference needs `pip install torch`; choose the interpreter with --python)"))?;
     measurements.extend(parse(&stdout)?);
 
-    let table = render(&measurements, threads);
+    let profile = if args.release { "release profile" } else { "dev profile (dependencies at opt-level 3)" };
+    let table = render(&measurements, threads, profile);
     println!("{table}");
     if !args.no_write {
         let path = root().join("docs/BENCHMARKS.md");
@@ -97,10 +104,10 @@ fn parse(stdout: &str) -> Result<Vec<Measurement>, String> {
 }
 
 /// The markdown table, with each row's time as a ratio to PyTorch's.
-fn render(measurements: &[Measurement], threads: usize) -> String {
+fn render(measurements: &[Measurement], threads: usize, profile: &str) -> String {
     let sizes: Vec<String> = SIZES.iter().map(|(n, v)| format!("{n} {v}")).collect();
     let mut out = format!(
-        "Forward + backward of one layer, {}, float32, {threads} threads; \
+        "Forward + backward of one layer, {}, float32, {threads} threads, Rust built with the {profile}; \
          median of the timed iterations (min in brackets). Ratio: time / PyTorch's time \
          for the same cell (below 1 is faster than PyTorch).\n\n\
          | implementation | backend | cell | seconds | ratio to PyTorch |\n|---|---|---|---|---|\n",

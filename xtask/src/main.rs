@@ -9,7 +9,7 @@ mod util;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "Recur's developer tasks")]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", about = "Recur's developer tasks")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
