@@ -7,7 +7,8 @@ use burn::nn::Initializer;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::kernel;
+use crate::fused;
+use crate::kernel::Recurrence;
 
 /// The recurrence a [`Cell`] computes.
 ///
@@ -217,19 +218,22 @@ impl Cell {
             Some(bias) => bias.val(),
             None => Tensor::zeros([self.weight_hh.dims()[1]], &projected.device().inner()),
         };
-        let c = match (self.kind.has_cell_state(), state.c) {
-            (true, None) => Some(state.h.zeros_like()),
-            (_, c) => c,
+        let c0 = match (self.kind.has_cell_state(), state.c) {
+            (true, None) => state.h.zeros_like(),
+            (true, Some(c)) => c,
+            // Unused by the other kinds; a constant placeholder for the op's input.
+            (false, _) => Tensor::zeros([1, 1], &projected.device().inner()),
         };
-        kernel::recurrence(
-            self.kind,
-            reverse,
-            lengths,
-            projected,
-            self.weight_hh.val(),
-            bias_hh,
-            state.h,
-            c,
-        )
+        let op = Recurrence::new(self.kind, reverse, lengths);
+        let inputs = [
+            projected.into_dispatch(),
+            self.weight_hh.val().into_dispatch(),
+            bias_hh.into_dispatch(),
+            state.h.into_dispatch(),
+            c0.into_dispatch(),
+        ];
+        let [hs, h, c] = fused::apply(&op, inputs);
+        let c = self.kind.has_cell_state().then(|| Tensor::from_dispatch(c));
+        (Tensor::from_dispatch(hs), Tensor::from_dispatch(h), c)
     }
 }

@@ -13,10 +13,10 @@ use std::sync::Arc;
 
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Shape, Slice, TensorMetadata};
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::TensorData;
 
 use crate::cell::CellKind;
-use crate::fused::{FusedOp, apply};
+use crate::fused::FusedOp;
 
 /// One direction of one layer run over a sequence.
 ///
@@ -62,6 +62,12 @@ pub(crate) struct Saved<B: Backend> {
 }
 
 impl Recurrence {
+    /// The recurrence of `kind`, right to left if `reverse`, with padding past
+    /// each sequence's length when `lengths` is given.
+    pub(crate) fn new(kind: CellKind, reverse: bool, lengths: Option<&[usize]>) -> Self {
+        Recurrence { kind, reverse, lengths: lengths.map(Arc::from) }
+    }
+
     /// Time indices in processing order.
     fn order(&self, time: usize) -> impl Iterator<Item = usize> + use<> {
         let reverse = self.reverse;
@@ -342,31 +348,6 @@ impl FusedOp<5, 3> for Recurrence {
         let dc0 = (needs[4] && is_lstm).then(|| transposed::<B>(dc));
         [d_xw_all, d_w_hh, d_b_hh, needs[3].then(|| transposed::<B>(dh)), dc0]
     }
-}
-
-/// Runs one direction of one layer over a sequence; the fused equivalent of
-/// looping [`Cell::step_projected`](crate::Cell::step_projected) over time.
-///
-/// Returns the outputs `[batch, time, hidden]`, the final `h` and, for an
-/// LSTM, the final `c`.
-pub(crate) fn recurrence(
-    kind: CellKind,
-    reverse: bool,
-    lengths: Option<&[usize]>,
-    xw: Tensor<3>,
-    w_hh: Tensor<2>,
-    b_hh: Tensor<1>,
-    h0: Tensor<2>,
-    c0: Option<Tensor<2>>,
-) -> (Tensor<3>, Tensor<2>, Option<Tensor<2>>) {
-    let op = Recurrence { kind, reverse, lengths: lengths.map(Arc::from) };
-    let c0 = c0.unwrap_or_else(|| Tensor::zeros([1, 1], &h0.device().inner()));
-    let [hs, h, c] = apply(
-        &op,
-        [xw.into_dispatch(), w_hh.into_dispatch(), b_hh.into_dispatch(), h0.into_dispatch(), c0.into_dispatch()],
-    );
-    let c = (kind == CellKind::Lstm).then(|| Tensor::from_dispatch(c));
-    (Tensor::from_dispatch(hs), Tensor::from_dispatch(h), c)
 }
 
 /// How the forward computes sigmoid and tanh.

@@ -19,13 +19,16 @@ fn loss(layer: &Recurrent, input: Tensor<3>, projection: Tensor<3>) -> Tensor<1>
     (out.output * projection).sum() + out.state.h.sum()
 }
 
+/// Picks one 2-d parameter of the layer.
+type Select = fn(&mut Recurrent) -> &mut Param<Tensor<2>>;
+
 /// Central difference of `loss` with respect to element `index` of a 2-d
 /// parameter chosen by `select`.
 fn numeric(
     layer: &Recurrent,
     input: &Tensor<3>,
     projection: &Tensor<3>,
-    select: fn(&mut Recurrent) -> &mut Param<Tensor<2>>,
+    select: Select,
     index: [usize; 2],
 ) -> f64 {
     let at = |delta: f32| {
@@ -51,7 +54,7 @@ fn bptt_gradients_match_finite_differences() {
         // The same weights without autodiff, for the finite differences.
         let layer = trained.valid();
 
-        let selectors: [(&str, fn(&mut Recurrent) -> &mut Param<Tensor<2>>); 2] = [
+        let selectors: [(&str, Select); 2] = [
             ("weight_hh", |l| &mut l.cells[0].weight_hh),
             ("weight_ih", |l| &mut l.cells[0].weight_ih),
         ];
