@@ -66,7 +66,17 @@ fn cells(args: &BenchArgs) -> Result<(), String> {
         let profile = if args.release { "release" } else { "dev" };
         let stdout = output(
             cargo()
-                .args(["bench", "--quiet", "--profile", profile, "--package", "recur-cells", "--bench", "cells", "--"])
+                .args([
+                    "bench",
+                    "--quiet",
+                    "--profile",
+                    profile,
+                    "--package",
+                    "recur-cells",
+                    "--bench",
+                    "cells",
+                    "--",
+                ])
                 .args(["--backend", backend])
                 .args(&sizes),
         )?;
@@ -82,7 +92,11 @@ fn cells(args: &BenchArgs) -> Result<(), String> {
     .map_err(|e| format!("{e}\n(the PyTorch reference needs `pip install torch`; choose the interpreter with --python)"))?;
     measurements.extend(parse(&stdout)?);
 
-    let profile = if args.release { "release profile" } else { "dev profile (dependencies at opt-level 3)" };
+    let profile = if args.release {
+        "release profile"
+    } else {
+        "dev profile (dependencies at opt-level 3)"
+    };
     let table = render(&measurements, threads, profile);
     println!("{table}");
     if !args.no_write {
@@ -99,7 +113,9 @@ fn parse(stdout: &str) -> Result<Vec<Measurement>, String> {
     stdout
         .lines()
         .filter(|line| line.starts_with('{'))
-        .map(|line| serde_json::from_str(line).map_err(|e| format!("bad benchmark line `{line}`: {e}")))
+        .map(|line| {
+            serde_json::from_str(line).map_err(|e| format!("bad benchmark line `{line}`: {e}"))
+        })
         .collect()
 }
 
@@ -132,7 +148,10 @@ fn render(measurements: &[Measurement], threads: usize, profile: &str) -> String
 /// Replaces the text between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`
 /// (appending the pair if absent), leaving the rest of the document alone.
 fn replace_section(doc: &str, name: &str, body: &str) -> String {
-    let (open, close) = (format!("<!-- bench:{name} -->"), format!("<!-- /bench:{name} -->"));
+    let (open, close) = (
+        format!("<!-- bench:{name} -->"),
+        format!("<!-- /bench:{name} -->"),
+    );
     match (doc.find(&open), doc.find(&close)) {
         (Some(start), Some(end)) if start < end => {
             format!("{}{open}\n{body}{}", &doc[..start], &doc[end..])

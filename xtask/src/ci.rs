@@ -13,15 +13,18 @@ const EXAMPLES: [(&str, &str); 3] = [
 ];
 
 pub fn run() -> Result<(), String> {
+    exec(cargo().args(["fmt", "--all", "--check"]))?;
     ensure_vulkan_driver()?;
     // One dev-profile build serves the tests, doctests and examples.
     exec(cargo().args(["test", "--workspace"]))?;
     for (package, example) in EXAMPLES {
         exec(cargo().args(["run", "--quiet", "--package", package, "--example", example]))?;
     }
-    exec(cargo()
-        .args(["doc", "--workspace", "--no-deps"])
-        .env("RUSTDOCFLAGS", "-D warnings"))
+    exec(
+        cargo()
+            .args(["doc", "--workspace", "--no-deps"])
+            .env("RUSTDOCFLAGS", "-D warnings"),
+    )
 }
 
 /// The wgpu tests need a Vulkan driver. On a machine without a GPU that is
@@ -29,21 +32,28 @@ pub fn run() -> Result<(), String> {
 /// Debian), otherwise say what to do.
 fn ensure_vulkan_driver() -> Result<(), String> {
     let icd_dirs = ["/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d"];
-    let has_driver = icd_dirs.iter().any(|dir| {
-        std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some())
-    });
+    let has_driver = icd_dirs
+        .iter()
+        .any(|dir| std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()));
     if has_driver {
         return Ok(());
     }
     let is_root = std::env::var("USER").is_ok_and(|u| u == "root")
-        || Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout == b"0\n");
+        || Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout == b"0\n");
     if !(is_root && Path::new("/usr/bin/apt-get").exists()) {
-        return Err("no Vulkan driver found: install one (on Debian/Ubuntu without a GPU: \
+        return Err(
+            "no Vulkan driver found: install one (on Debian/Ubuntu without a GPU: \
                     `apt-get install mesa-vulkan-drivers`) and run again"
-            .into());
+                .into(),
+        );
     }
     exec(Command::new("apt-get").args(["update", "-qq"]))?;
-    exec(Command::new("apt-get")
-        .args(["install", "-y", "-qq", "mesa-vulkan-drivers"])
-        .env("DEBIAN_FRONTEND", "noninteractive"))
+    exec(
+        Command::new("apt-get")
+            .args(["install", "-y", "-qq", "mesa-vulkan-drivers"])
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
 }

@@ -9,7 +9,11 @@ mod util;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", bin_name = "cargo xtask", about = "Recur's developer tasks")]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "Recur's developer tasks"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -17,9 +21,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// What CI runs: install the software Vulkan driver if no GPU driver is
-    /// present, then build and run every test, doctest and example, and build
-    /// the docs with warnings as errors.
+    /// What CI runs: check formatting, install the software Vulkan driver if
+    /// no GPU driver is present, then build and run every test, doctest and
+    /// example, and build the docs with warnings as errors.
     Ci,
     /// Benchmarks, side by side with PyTorch; writes docs/BENCHMARKS.md.
     Bench(bench::BenchArgs),

@@ -47,7 +47,11 @@ fn parse() -> Result<Options, String> {
             _ => {}
         }
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
-        let number = || value.parse::<usize>().map_err(|e| format!("{flag} {value}: {e}"));
+        let number = || {
+            value
+                .parse::<usize>()
+                .map_err(|e| format!("{flag} {value}: {e}"))
+        };
         match flag.as_str() {
             "--backend" => o.backend = value.parse()?,
             "--batch" => o.batch = number()?,
@@ -92,7 +96,14 @@ fn main() {
         }
     };
     let device = o.backend.autodiff_device();
-    let x = || Tensor::<3>::random([o.batch, o.time, o.input], Distribution::Normal(0.0, 1.0), &device).require_grad();
+    let x = || {
+        Tensor::<3>::random(
+            [o.batch, o.time, o.input],
+            Distribution::Normal(0.0, 1.0),
+            &device,
+        )
+        .require_grad()
+    };
     // Reading one value back forces backends that run asynchronously to finish.
     let sync = |t: Tensor<3>| t.slice([0..1, 0..1, 0..1]).into_data();
 

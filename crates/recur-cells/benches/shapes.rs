@@ -24,7 +24,8 @@ fn main() {
             std::process::exit(2)
         });
     let device = backend.device();
-    let random = |shape: [usize; 2]| Tensor::<2>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+    let random =
+        |shape: [usize; 2]| Tensor::<2>::random(shape, Distribution::Normal(0.0, 1.0), &device);
     // Median milliseconds of 20 calls; reading one value back waits for the result.
     let time = |f: &dyn Fn() -> Tensor<2>| {
         f().into_data();
@@ -40,7 +41,10 @@ fn main() {
     };
     let report = |name: &str, flops: f64, f: &dyn Fn() -> Tensor<2>| {
         let ms = time(f);
-        println!("{backend} | {name} | {ms:.3} ms | {:.0} GFLOP/s", flops / ms / 1e6);
+        println!(
+            "{backend} | {name} | {ms:.3} ms | {:.0} GFLOP/s",
+            flops / ms / 1e6
+        );
     };
 
     let (batch, hidden, width, input, steps) = (32, 512, 2048, 256, 64);
@@ -51,10 +55,18 @@ fn main() {
     let d = random([batch, width]);
     let d_t = random([width, batch]);
     let step = 2.0 * (batch * hidden * width) as f64;
-    report("h · W_hh [32,512]x[512,2048]", step, &|| h.clone().matmul(w_hh.clone()));
-    report("W_hhᵀ · hᵀ [2048,512]x[512,32]", step, &|| w_hh_t.clone().matmul(h_t.clone()));
-    report("d · W_hhᵀ (view) [32,2048]x[2048,512]", step, &|| d.clone().matmul(w_hh.clone().transpose()));
-    report("W_hh · dᵀ [512,2048]x[2048,32]", step, &|| w_hh.clone().matmul(d_t.clone()));
+    report("h · W_hh [32,512]x[512,2048]", step, &|| {
+        h.clone().matmul(w_hh.clone())
+    });
+    report("W_hhᵀ · hᵀ [2048,512]x[512,32]", step, &|| {
+        w_hh_t.clone().matmul(h_t.clone())
+    });
+    report("d · W_hhᵀ (view) [32,2048]x[2048,512]", step, &|| {
+        d.clone().matmul(w_hh.clone().transpose())
+    });
+    report("W_hh · dᵀ [512,2048]x[2048,32]", step, &|| {
+        w_hh.clone().matmul(d_t.clone())
+    });
 
     let rows = batch * steps;
     let x = random([rows, input]);
@@ -62,14 +74,24 @@ fn main() {
     let projected = random([rows, width]);
     let h_all = random([hidden, rows]);
     let sequence = 2.0 * (rows * input * width) as f64;
-    report("x · W_ih [2048,256]x[256,2048]", sequence, &|| x.clone().matmul(w_ih.clone()));
-    report("dxw · W_ihᵀ (view) [2048,2048]x[2048,256]", sequence, &|| {
-        projected.clone().matmul(w_ih.clone().transpose())
+    report("x · W_ih [2048,256]x[256,2048]", sequence, &|| {
+        x.clone().matmul(w_ih.clone())
     });
-    report("xᵀ (view) · dxw [256,2048]x[2048,2048]", sequence, &|| x.clone().transpose().matmul(projected.clone()));
-    report("Hᵀ · dxw [512,2048]x[2048,2048]", 2.0 * (hidden * rows * width) as f64, &|| {
-        h_all.clone().matmul(projected.clone())
-    });
+    report(
+        "dxw · W_ihᵀ (view) [2048,2048]x[2048,256]",
+        sequence,
+        &|| projected.clone().matmul(w_ih.clone().transpose()),
+    );
+    report(
+        "xᵀ (view) · dxw [256,2048]x[2048,2048]",
+        sequence,
+        &|| x.clone().transpose().matmul(projected.clone()),
+    );
+    report(
+        "Hᵀ · dxw [512,2048]x[2048,2048]",
+        2.0 * (hidden * rows * width) as f64,
+        &|| h_all.clone().matmul(projected.clone()),
+    );
 
     // Elementwise, on one step's gate pre-activations (65,536 floats).
     let gates = random([width, batch]);
@@ -77,10 +99,19 @@ fn main() {
         println!("{backend} | {name} | {:.3} ms |", time(f));
     };
     elementwise("sigmoid", &|| sigmoid(gates.clone()));
-    elementwise("1 / (1 + exp(-x))", &|| gates.clone().neg().exp().add_scalar(1.0).recip());
+    elementwise("1 / (1 + exp(-x))", &|| {
+        gates.clone().neg().exp().add_scalar(1.0).recip()
+    });
     elementwise("tanh", &|| gates.clone().tanh());
     elementwise("2σ(2x) - 1", &|| {
-        gates.clone().mul_scalar(-2.0).exp().add_scalar(1.0).recip().mul_scalar(2.0).sub_scalar(1.0)
+        gates
+            .clone()
+            .mul_scalar(-2.0)
+            .exp()
+            .add_scalar(1.0)
+            .recip()
+            .mul_scalar(2.0)
+            .sub_scalar(1.0)
     });
     elementwise("x * y", &|| gates.clone() * gates.clone());
 }

@@ -52,18 +52,30 @@ impl Tagger {
 }
 
 /// Sequences of 4..=10 digits, their lengths and `[batch * time]` tags.
-fn batch(rng: &mut Rng, size: usize, device: &Device) -> (Tensor<2, Int>, Vec<usize>, Tensor<1, Int>) {
+fn batch(
+    rng: &mut Rng,
+    size: usize,
+    device: &Device,
+) -> (Tensor<2, Int>, Vec<usize>, Tensor<1, Int>) {
     let rows: Vec<Vec<usize>> = (0..size)
         .map(|_| (0..4 + rng.below(7)).map(|_| rng.below(10)).collect())
         .collect();
     let tags: Vec<Vec<usize>> = rows
         .iter()
-        .map(|r| (0..r.len()).map(|i| r[i + 1..].contains(&r[i]) as usize).collect())
+        .map(|r| {
+            (0..r.len())
+                .map(|i| r[i + 1..].contains(&r[i]) as usize)
+                .collect()
+        })
         .collect();
     let lengths = rows.iter().map(Vec::len).collect();
     let tags = padded_ids(&tags, NO_TAG, device);
     let [batch, time] = tags.dims();
-    (padded_ids(&rows, PAD, device), lengths, tags.reshape([batch * time]))
+    (
+        padded_ids(&rows, PAD, device),
+        lengths,
+        tags.reshape([batch * time]),
+    )
 }
 
 fn main() {
@@ -71,14 +83,19 @@ fn main() {
     let mut rng = Rng::new(3);
     let mut model = Tagger::new(&device);
     let mut optimizer = AdamConfig::new().init();
-    let loss_fn = CrossEntropyLossConfig::new().with_pad_tokens(Some(vec![NO_TAG])).init(&device);
+    let loss_fn = CrossEntropyLossConfig::new()
+        .with_pad_tokens(Some(vec![NO_TAG]))
+        .init(&device);
     for iteration in 1..=400 {
         let (ids, lengths, tags) = batch(&mut rng, 32, &device);
         let logits = model.forward(ids, &lengths);
         let [b, t, c] = logits.dims();
         let loss = loss_fn.forward(logits.reshape([b * t, c]), tags);
         if iteration % 100 == 0 {
-            println!("step {iteration}: loss {:.4}", loss.clone().into_scalar::<f32>());
+            println!(
+                "step {iteration}: loss {:.4}",
+                loss.clone().into_scalar::<f32>()
+            );
         }
         model = step(model, &mut optimizer, loss, 1e-2);
     }
@@ -89,9 +106,17 @@ fn main() {
     let [b, t, c] = logits.dims();
     let predicted = logits.reshape([b * t, c]).argmax(1).reshape([b * t]);
     let real = tags.clone().not_equal_elem(NO_TAG as i64);
-    let correct = predicted.equal(tags).bool_and(real.clone()).int().sum().into_scalar::<i64>();
+    let correct = predicted
+        .equal(tags)
+        .bool_and(real.clone())
+        .int()
+        .sum()
+        .into_scalar::<i64>();
     let total = real.int().sum().into_scalar::<i64>();
     let accuracy = correct as f64 / total as f64;
-    println!("tag accuracy on 500 new sequences: {:.1}%", 100.0 * accuracy);
+    println!(
+        "tag accuracy on 500 new sequences: {:.1}%",
+        100.0 * accuracy
+    );
     assert!(accuracy > 0.9, "the tagger should learn to look ahead");
 }

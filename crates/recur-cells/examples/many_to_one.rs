@@ -45,7 +45,11 @@ impl Classifier {
 }
 
 /// A batch of sequences, their lengths and labels (1 = majority of ones).
-fn batch(rng: &mut Rng, size: usize, device: &Device) -> (Tensor<2, Int>, Vec<usize>, Tensor<1, Int>) {
+fn batch(
+    rng: &mut Rng,
+    size: usize,
+    device: &Device,
+) -> (Tensor<2, Int>, Vec<usize>, Tensor<1, Int>) {
     let rows: Vec<Vec<usize>> = (0..size)
         .map(|_| (0..3 + 2 * rng.below(7)).map(|_| rng.below(2)).collect())
         .collect();
@@ -68,7 +72,10 @@ fn main() {
         let (ids, lengths, labels) = batch(&mut rng, 32, &device);
         let loss = loss_fn.forward(model.forward(ids, &lengths), labels);
         if iteration % 100 == 0 {
-            println!("step {iteration}: loss {:.4}", loss.clone().into_scalar::<f32>());
+            println!(
+                "step {iteration}: loss {:.4}",
+                loss.clone().into_scalar::<f32>()
+            );
         }
         model = step(model, &mut optimizer, loss, 1e-2);
     }
@@ -77,6 +84,9 @@ fn main() {
     let (ids, lengths, labels) = batch(&mut rng, 1000, &device);
     let predicted = model.forward(ids, &lengths).argmax(1).reshape([1000]);
     let correct = predicted.equal(labels).int().sum().into_scalar::<i64>();
-    println!("accuracy on 1000 new sequences: {:.1}%", correct as f64 / 10.0);
+    println!(
+        "accuracy on 1000 new sequences: {:.1}%",
+        correct as f64 / 10.0
+    );
     assert!(correct > 900, "the classifier should learn majority vote");
 }

@@ -48,11 +48,19 @@ impl Generator {
     /// h0 `[batch, hidden]` from the digits.
     fn initial(&self, digits: Tensor<1, Int>) -> Tensor<2> {
         let [batch] = digits.dims();
-        self.seed.forward(digits.reshape([batch, 1])).reshape([batch, HIDDEN]).tanh()
+        self.seed
+            .forward(digits.reshape([batch, 1]))
+            .reshape([batch, HIDDEN])
+            .tanh()
     }
 
     /// Teacher-forced logits `[batch, time, 13]` for the inputs `START, y0, y1, ...`.
-    fn forward(&self, digits: Tensor<1, Int>, inputs: Tensor<2, Int>, lengths: &[usize]) -> Tensor<3> {
+    fn forward(
+        &self,
+        digits: Tensor<1, Int>,
+        inputs: Tensor<2, Int>,
+        lengths: &[usize],
+    ) -> Tensor<3> {
         let h0 = self.initial(digits).unsqueeze_dim(0);
         let state = RecurrentState { h: h0, c: None };
         let out = self
@@ -65,14 +73,21 @@ impl Generator {
     /// Greedy generation, one cell step at a time, feeding back the argmax.
     fn generate(&self, digit: usize, device: &Device) -> Vec<usize> {
         let digits = Tensor::from_data(TensorData::new(vec![digit as i64], [1]), device);
-        let mut state = CellState { h: self.initial(digits), c: None };
+        let mut state = CellState {
+            h: self.initial(digits),
+            c: None,
+        };
         let mut token = START;
         let mut produced = Vec::new();
         while produced.len() < 15 {
             let ids = Tensor::from_data(TensorData::new(vec![token as i64], [1, 1]), device);
             let input = self.tokens.forward(ids).reshape([1, 16]);
             state = self.gru.cells[0].step(input, state);
-            token = self.output.forward(state.h.clone()).argmax(1).into_scalar::<i64>() as usize;
+            token = self
+                .output
+                .forward(state.h.clone())
+                .argmax(1)
+                .into_scalar::<i64>() as usize;
             if token == END {
                 break;
             }
@@ -91,11 +106,19 @@ fn main() {
     let mut rng = Rng::new(2);
     let mut model = Generator::new(&device);
     let mut optimizer = AdamConfig::new().init();
-    let loss_fn = CrossEntropyLossConfig::new().with_pad_tokens(Some(vec![PAD])).init(&device);
+    let loss_fn = CrossEntropyLossConfig::new()
+        .with_pad_tokens(Some(vec![PAD]))
+        .init(&device);
     for iteration in 1..=300 {
         let digits: Vec<usize> = (0..32).map(|_| rng.below(10)).collect();
-        let inputs: Vec<Vec<usize>> = digits.iter().map(|&d| [vec![START], countdown(d)].concat()).collect();
-        let targets: Vec<Vec<usize>> = digits.iter().map(|&d| [countdown(d), vec![END]].concat()).collect();
+        let inputs: Vec<Vec<usize>> = digits
+            .iter()
+            .map(|&d| [vec![START], countdown(d)].concat())
+            .collect();
+        let targets: Vec<Vec<usize>> = digits
+            .iter()
+            .map(|&d| [countdown(d), vec![END]].concat())
+            .collect();
         let lengths: Vec<usize> = inputs.iter().map(Vec::len).collect();
         let digit_ids = digits.iter().map(|&d| d as i64).collect::<Vec<_>>();
         let digit_ids = Tensor::from_data(TensorData::new(digit_ids, [32]), &device);
@@ -104,7 +127,10 @@ fn main() {
         let targets = padded_ids(&targets, PAD, &device).reshape([batch * time]);
         let loss = loss_fn.forward(logits.reshape([batch * time, vocab]), targets);
         if iteration % 100 == 0 {
-            println!("step {iteration}: loss {:.4}", loss.clone().into_scalar::<f32>());
+            println!(
+                "step {iteration}: loss {:.4}",
+                loss.clone().into_scalar::<f32>()
+            );
         }
         model = step(model, &mut optimizer, loss, 1e-2);
     }

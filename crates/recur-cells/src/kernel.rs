@@ -65,7 +65,11 @@ impl Recurrence {
     /// The recurrence of `kind`, right to left if `reverse`, with padding past
     /// each sequence's length when `lengths` is given.
     pub(crate) fn new(kind: CellKind, reverse: bool, lengths: Option<&[usize]>) -> Self {
-        Recurrence { kind, reverse, lengths: lengths.map(Arc::from) }
+        Recurrence {
+            kind,
+            reverse,
+            lengths: lengths.map(Arc::from),
+        }
     }
 
     /// Time indices in processing order.
@@ -81,7 +85,10 @@ impl Recurrence {
         Some(
             (0..time)
                 .map(|t| {
-                    let keep: Vec<f32> = lengths.iter().map(|&l| if t < l { 1.0 } else { 0.0 }).collect();
+                    let keep: Vec<f32> = lengths
+                        .iter()
+                        .map(|&l| if t < l { 1.0 } else { 0.0 })
+                        .collect();
                     B::float_from_data(TensorData::new(keep, [1, batch]), device)
                 })
                 .collect(),
@@ -113,7 +120,10 @@ impl FusedOp<5, 3> for Recurrence {
         // the projection once. The GRU needs it inside the reset product.
         let xw = match self.kind {
             CellKind::Gru => xw,
-            _ => B::float_add(xw, B::float_reshape(bias.clone(), Shape::new([1, width, 1]))),
+            _ => B::float_add(
+                xw,
+                B::float_reshape(bias.clone(), Shape::new([1, width, 1])),
+            ),
         };
         let w_hh_t = contiguous::<B, _>(B::float_transpose(w_hh.clone()), [width, hidden]);
 
@@ -126,15 +136,28 @@ impl FusedOp<5, 3> for Recurrence {
         let mut steps = Vec::with_capacity(if keep_state { time } else { 0 });
         for t in self.order(time) {
             let x_t = B::float_reshape(
-                B::float_slice(xw.clone(), &[Slice::new(t as isize, Some(t as isize + 1), 1)]),
+                B::float_slice(
+                    xw.clone(),
+                    &[Slice::new(t as isize, Some(t as isize + 1), 1)],
+                ),
                 Shape::new([width, batch]),
             );
             let hw = B::float_matmul(w_hh_t.clone(), h.clone());
             let (h_new, c_new, step) = match self.kind {
                 CellKind::RnnTanh | CellKind::RnnRelu => {
                     let pre = B::float_add(x_t, hw);
-                    let h_new = if self.kind == CellKind::RnnTanh { act.tanh::<B>(pre) } else { B::relu(pre) };
-                    let step = Step { h_prev: h.clone(), gates: h_new.clone(), candidate: None, memory: None, cell_tanh: None };
+                    let h_new = if self.kind == CellKind::RnnTanh {
+                        act.tanh::<B>(pre)
+                    } else {
+                        B::relu(pre)
+                    };
+                    let step = Step {
+                        h_prev: h.clone(),
+                        gates: h_new.clone(),
+                        candidate: None,
+                        memory: None,
+                        cell_tanh: None,
+                    };
                     (h_new, None, step)
                 }
                 CellKind::Lstm => {
@@ -142,7 +165,10 @@ impl FusedOp<5, 3> for Recurrence {
                     let sig = act.sigmoid::<B>(pre.clone());
                     let gate = |k: usize| rows::<B>(&sig, k * hidden, hidden);
                     let g = act.tanh::<B>(rows::<B>(&pre, 2 * hidden, hidden));
-                    let c_new = B::float_add(B::float_mul(gate(1), c.clone()), B::float_mul(gate(0), g.clone()));
+                    let c_new = B::float_add(
+                        B::float_mul(gate(1), c.clone()),
+                        B::float_mul(gate(0), g.clone()),
+                    );
                     let cell_tanh = act.tanh::<B>(c_new.clone());
                     let h_new = B::float_mul(gate(3), cell_tanh.clone());
                     let step = Step {
@@ -156,13 +182,28 @@ impl FusedOp<5, 3> for Recurrence {
                 }
                 CellKind::Gru => {
                     let hw = B::float_add(hw, bias.clone());
-                    let rz = act.sigmoid::<B>(B::float_add(rows::<B>(&x_t, 0, 2 * hidden), rows::<B>(&hw, 0, 2 * hidden)));
+                    let rz = act.sigmoid::<B>(B::float_add(
+                        rows::<B>(&x_t, 0, 2 * hidden),
+                        rows::<B>(&hw, 0, 2 * hidden),
+                    ));
                     let (r, z) = (rows::<B>(&rz, 0, hidden), rows::<B>(&rz, hidden, hidden));
                     let hn = rows::<B>(&hw, 2 * hidden, hidden);
-                    let n = act.tanh::<B>(B::float_add(rows::<B>(&x_t, 2 * hidden, hidden), B::float_mul(r, hn.clone())));
+                    let n = act.tanh::<B>(B::float_add(
+                        rows::<B>(&x_t, 2 * hidden, hidden),
+                        B::float_mul(r, hn.clone()),
+                    ));
                     // h' = (1 - z) * n + z * h = n + z * (h - n)
-                    let h_new = B::float_add(n.clone(), B::float_mul(z, B::float_sub(h.clone(), n.clone())));
-                    let step = Step { h_prev: h.clone(), gates: rz, candidate: Some(n), memory: Some(hn), cell_tanh: None };
+                    let h_new = B::float_add(
+                        n.clone(),
+                        B::float_mul(z, B::float_sub(h.clone(), n.clone())),
+                    );
+                    let step = Step {
+                        h_prev: h.clone(),
+                        gates: rz,
+                        candidate: Some(n),
+                        memory: Some(hn),
+                        cell_tanh: None,
+                    };
                     (h_new, None, step)
                 }
             };
@@ -176,7 +217,10 @@ impl FusedOp<5, 3> for Recurrence {
                 Some(masks) => {
                     let keep = &masks[t];
                     let blend = |new: FloatTensor<B>, old: FloatTensor<B>| {
-                        B::float_add(old.clone(), B::float_mul(keep.clone(), B::float_sub(new, old)))
+                        B::float_add(
+                            old.clone(),
+                            B::float_mul(keep.clone(), B::float_sub(new, old)),
+                        )
                     };
                     let output = B::float_mul(keep.clone(), h_new.clone());
                     let c_next = match c_new {
@@ -197,7 +241,12 @@ impl FusedOp<5, 3> for Recurrence {
             CellKind::Lstm => transposed::<B>(c),
             _ => B::float_zeros(Shape::new([1]), &device, h.dtype().into()),
         };
-        let saved = keep_state.then(|| Saved { w_hh, steps, masks, hidden });
+        let saved = keep_state.then(|| Saved {
+            w_hh,
+            steps,
+            masks,
+            hidden,
+        });
         ([hs, transposed::<B>(h), c_last], saved)
     }
 
@@ -207,7 +256,12 @@ impl FusedOp<5, 3> for Recurrence {
         [d_hs, d_h_last, d_c_last]: [Option<FloatTensor<B>>; 3],
         needs: [bool; 5],
     ) -> [Option<FloatTensor<B>>; 5] {
-        let Saved { w_hh, steps, masks, hidden } = saved;
+        let Saved {
+            w_hh,
+            steps,
+            masks,
+            hidden,
+        } = saved;
         let time = steps.len();
         let [_, batch] = dims2::<B>(&steps[0].h_prev);
         let device = w_hh.device();
@@ -215,7 +269,8 @@ impl FusedOp<5, 3> for Recurrence {
         let zeros = || B::float_zeros(Shape::new([hidden, batch]), &device, dtype.into());
         let is_lstm = self.kind == CellKind::Lstm;
         // Everything in the forward's feature-major layout ([features, batch]).
-        let d_hs = d_hs.map(|d| contiguous::<B, _>(B::float_permute(d, &[1, 2, 0]), [time, hidden, batch]));
+        let d_hs = d_hs
+            .map(|d| contiguous::<B, _>(B::float_permute(d, &[1, 2, 0]), [time, hidden, batch]));
 
         // Gradients flowing into the state carried out of the current step.
         let mut dh = d_h_last.map(transposed::<B>).unwrap_or_else(zeros);
@@ -229,7 +284,10 @@ impl FusedOp<5, 3> for Recurrence {
         for (step, &t) in steps.iter().zip(&times).rev() {
             let d_out = d_hs.as_ref().map(|d| {
                 B::float_reshape(
-                    B::float_slice(d.clone(), &[Slice::new(t as isize, Some(t as isize + 1), 1)]),
+                    B::float_slice(
+                        d.clone(),
+                        &[Slice::new(t as isize, Some(t as isize + 1), 1)],
+                    ),
                     Shape::new([hidden, batch]),
                 )
             });
@@ -256,7 +314,10 @@ impl FusedOp<5, 3> for Recurrence {
             let (d_x, d_r, d_h_direct, d_c_prev) = match self.kind {
                 CellKind::RnnTanh => {
                     let h_new = &step.gates;
-                    let d = B::float_mul(d_h_new, one_minus::<B>(B::float_mul(h_new.clone(), h_new.clone())));
+                    let d = B::float_mul(
+                        d_h_new,
+                        one_minus::<B>(B::float_mul(h_new.clone(), h_new.clone())),
+                    );
                     (d.clone(), d, None, None)
                 }
                 CellKind::RnnRelu => {
@@ -297,12 +358,21 @@ impl FusedOp<5, 3> for Recurrence {
                     let (r, z) = (rows::<B>(rz, 0, hidden), rows::<B>(rz, hidden, hidden));
                     let n = step.candidate.clone().expect("GRU step keeps n");
                     let hn = step.memory.clone().expect("GRU step keeps W_hn h + b_hn");
-                    let d_z = B::float_mul(d_h_new.clone(), B::float_sub(step.h_prev.clone(), n.clone()));
+                    let d_z = B::float_mul(
+                        d_h_new.clone(),
+                        B::float_sub(step.h_prev.clone(), n.clone()),
+                    );
                     let d_n = B::float_mul(d_h_new.clone(), one_minus::<B>(z.clone()));
                     let d_h_direct = B::float_mul(d_h_new, z.clone());
                     let d_n_pre = B::float_mul(d_n, one_minus::<B>(B::float_mul(n.clone(), n)));
                     let d_r = B::float_mul(d_n_pre.clone(), hn);
-                    let d_rz = B::float_cat(vec![B::sigmoid_backward(r.clone(), d_r), B::sigmoid_backward(z, d_z)], 0);
+                    let d_rz = B::float_cat(
+                        vec![
+                            B::sigmoid_backward(r.clone(), d_r),
+                            B::sigmoid_backward(z, d_z),
+                        ],
+                        0,
+                    );
                     let d_x = B::float_cat(vec![d_rz.clone(), d_n_pre.clone()], 0);
                     let d_rec = B::float_cat(vec![d_rz, B::float_mul(d_n_pre, r)], 0);
                     (d_x, d_rec, Some(d_h_direct), None)
@@ -338,7 +408,10 @@ impl FusedOp<5, 3> for Recurrence {
         let d_hw_all = (needs[1] || needs[2]).then(|| B::float_cat(d_hw, 1));
         let d_w_hh = needs[1].then(|| {
             let h_prev = B::float_cat(steps.iter().map(|s| s.h_prev.clone()).collect(), 1);
-            B::float_matmul(h_prev, B::float_transpose(d_hw_all.clone().expect("computed when needed")))
+            B::float_matmul(
+                h_prev,
+                B::float_transpose(d_hw_all.clone().expect("computed when needed")),
+            )
         });
         let d_b_hh = needs[2].then(|| {
             let summed = B::float_sum_dim(d_hw_all.expect("computed when needed"), 1);
@@ -346,7 +419,13 @@ impl FusedOp<5, 3> for Recurrence {
             B::float_reshape(summed, Shape::new([width]))
         });
         let dc0 = (needs[4] && is_lstm).then(|| transposed::<B>(dc));
-        [d_xw_all, d_w_hh, d_b_hh, needs[3].then(|| transposed::<B>(dh)), dc0]
+        [
+            d_xw_all,
+            d_w_hh,
+            d_b_hh,
+            needs[3].then(|| transposed::<B>(dh)),
+            dc0,
+        ]
     }
 }
 
@@ -364,12 +443,17 @@ struct Activations {
 
 impl Activations {
     fn for_backend<B: Backend>(device: &B::Device) -> Self {
-        Activations { via_exp: !B::name(device).starts_with("cubecl") }
+        Activations {
+            via_exp: !B::name(device).starts_with("cubecl"),
+        }
     }
 
     fn sigmoid<B: Backend>(&self, x: FloatTensor<B>) -> FloatTensor<B> {
         if self.via_exp {
-            B::float_recip(B::float_add_scalar(B::float_exp(B::float_neg(x)), 1.0.into()))
+            B::float_recip(B::float_add_scalar(
+                B::float_exp(B::float_neg(x)),
+                1.0.into(),
+            ))
         } else {
             B::sigmoid(x)
         }
@@ -398,7 +482,10 @@ fn dims3<B: Backend>(t: &FloatTensor<B>) -> [usize; 3] {
 
 /// Rows `start..start + len` of a `[features, batch]` tensor.
 fn rows<B: Backend>(t: &FloatTensor<B>, start: usize, len: usize) -> FloatTensor<B> {
-    B::float_slice(t.clone(), &[Slice::new(start as isize, Some((start + len) as isize), 1)])
+    B::float_slice(
+        t.clone(),
+        &[Slice::new(start as isize, Some((start + len) as isize), 1)],
+    )
 }
 
 /// `t` laid out contiguously with `shape` (a copy when `t` is a strided view,

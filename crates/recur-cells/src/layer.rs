@@ -163,7 +163,12 @@ impl Recurrent {
             let mut outputs = Vec::with_capacity(directions);
             for (direction, cell) in cells.iter().enumerate() {
                 let start = initial.next().expect("one initial state per cell");
-                let (output, h, c) = cell.recurrence(cell.project_input(x.clone()), lengths, direction == 1, start);
+                let (output, h, c) = cell.recurrence(
+                    cell.project_input(x.clone()),
+                    lengths,
+                    direction == 1,
+                    start,
+                );
                 outputs.push(output);
                 h_finals.push(h);
                 c_finals.extend(c);
@@ -189,7 +194,11 @@ impl Recurrent {
         device: &Device,
     ) -> Result<Vec<CellState>, CellsError> {
         let Some(state) = state else {
-            return Ok(self.cells.iter().map(|cell| cell.zero_state(batch, device)).collect());
+            return Ok(self
+                .cells
+                .iter()
+                .map(|cell| cell.zero_state(batch, device))
+                .collect());
         };
         let expected = vec![self.cells.len(), batch, self.hidden_size()];
         let check = |name, t: &Tensor<3>| {
@@ -197,7 +206,11 @@ impl Recurrent {
             if found == expected {
                 Ok(())
             } else {
-                Err(CellsError::StateShape { name, expected: expected.clone(), found })
+                Err(CellsError::StateShape {
+                    name,
+                    expected: expected.clone(),
+                    found,
+                })
             }
         };
         check("h", &state.h)?;
@@ -222,12 +235,23 @@ impl Recurrent {
 
 /// Checks `lengths` against the batch and time axis; `None` when nothing is
 /// padded, so the kernels can skip masking.
-fn padded_lengths(lengths: &[usize], batch: usize, time: usize) -> Result<Option<&[usize]>, CellsError> {
+fn padded_lengths(
+    lengths: &[usize],
+    batch: usize,
+    time: usize,
+) -> Result<Option<&[usize]>, CellsError> {
     if lengths.len() != batch {
-        return Err(CellsError::LengthsCount { expected: batch, found: lengths.len() });
+        return Err(CellsError::LengthsCount {
+            expected: batch,
+            found: lengths.len(),
+        });
     }
     if let Some((index, &length)) = lengths.iter().enumerate().find(|(_, l)| **l > time) {
-        return Err(CellsError::LengthTooLong { index, length, time });
+        return Err(CellsError::LengthTooLong {
+            index,
+            length,
+            time,
+        });
     }
     Ok((!lengths.iter().all(|&l| l == time)).then_some(lengths))
 }

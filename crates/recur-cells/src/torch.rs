@@ -21,7 +21,11 @@ impl Recurrent {
     /// `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`.
     fn torch_names(&self, index: usize, prefix: &str) -> [String; 4] {
         let layer = index / self.directions();
-        let reverse = if index % self.directions() == 1 { "_reverse" } else { "" };
+        let reverse = if index % self.directions() == 1 {
+            "_reverse"
+        } else {
+            ""
+        };
         ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]
             .map(|name| format!("{prefix}{name}_l{layer}{reverse}"))
     }
@@ -140,7 +144,11 @@ struct Reader<'a> {
 impl Reader<'_> {
     /// A `[gates * hidden, in]` PyTorch weight, transposed into `current`'s
     /// `[in, gates * hidden]` layout.
-    fn weight(&self, name: &str, current: &Param<Tensor<2>>) -> Result<Param<Tensor<2>>, CellsError> {
+    fn weight(
+        &self,
+        name: &str,
+        current: &Param<Tensor<2>>,
+    ) -> Result<Param<Tensor<2>>, CellsError> {
         let [input, width] = current.dims();
         let values = self.read(name, &[width, input])?;
         let device = current.device();
@@ -160,10 +168,13 @@ impl Reader<'_> {
 
     /// The values of tensor `name`, which must have `shape` and a float dtype.
     fn read(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, CellsError> {
-        let view = self.file.tensor(name).map_err(|_| CellsError::MissingTensor {
-            path: self.path.to_path_buf(),
-            name: name.to_string(),
-        })?;
+        let view = self
+            .file
+            .tensor(name)
+            .map_err(|_| CellsError::MissingTensor {
+                path: self.path.to_path_buf(),
+                name: name.to_string(),
+            })?;
         let mismatch = || CellsError::TensorMismatch {
             path: self.path.to_path_buf(),
             name: name.to_string(),

@@ -30,7 +30,8 @@ impl Backend {
     /// The device for inference (no autodiff).
     pub fn device(self) -> Device {
         match self {
-            #[allow(deprecated)] // burn-ndarray is deprecated upstream but still the reference CPU backend
+            #[allow(deprecated)]
+            // burn-ndarray is deprecated upstream but still the reference CPU backend
             Backend::Ndarray => Device::ndarray(),
             Backend::Flex => Device::flex(),
             Backend::Wgpu => Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),

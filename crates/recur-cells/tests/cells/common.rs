@@ -11,13 +11,19 @@ pub fn backends() -> Vec<Backend> {
     let names = std::env::var("RECUR_TEST_BACKENDS").unwrap_or_else(|_| "ndarray,wgpu".into());
     names
         .split(',')
-        .map(|name| name.trim().parse().unwrap_or_else(|e| panic!("RECUR_TEST_BACKENDS: {e}")))
+        .map(|name| {
+            name.trim()
+                .parse()
+                .unwrap_or_else(|e| panic!("RECUR_TEST_BACKENDS: {e}"))
+        })
         .collect()
 }
 
 /// Path of a committed fixture file.
 pub fn fixture_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 /// A PyTorch reference case written by `tests/fixtures/generate.py`.
@@ -52,7 +58,9 @@ impl Fixture {
 
     pub fn float<const D: usize>(&self, name: &str, device: &Device) -> Tensor<D> {
         let file = self.file();
-        let view = file.tensor(name).unwrap_or_else(|_| panic!("fixture has no `{name}`"));
+        let view = file
+            .tensor(name)
+            .unwrap_or_else(|_| panic!("fixture has no `{name}`"));
         let values: Vec<f32> = view
             .data()
             .chunks_exact(4)
@@ -92,7 +100,10 @@ pub fn assert_close_tol<const D: usize>(
         .zip(&e)
         .enumerate()
         .map(|(i, (a, e))| (i, (a - e).abs() - rtol * e.abs()))
-        .fold((0, f32::NEG_INFINITY), |best, x| if x.1 > best.1 { x } else { best });
+        .fold(
+            (0, f32::NEG_INFINITY),
+            |best, x| if x.1 > best.1 { x } else { best },
+        );
     assert!(
         a.iter().all(|v| v.is_finite()) && worst.1 <= atol,
         "{what}: element {} is {} but expected {} (rtol {rtol}, atol {atol})",
@@ -111,9 +122,13 @@ pub fn scalar(t: Tensor<1>) -> f64 {
 pub fn normal<const D: usize>(shape: [usize; D], seed: u64, device: &Device) -> Tensor<D> {
     // A small linear congruential generator with Box-Muller, so the values do
     // not depend on a backend's random number generator.
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     let mut uniform = move || {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
     };
     let count: usize = shape.iter().product();

@@ -15,7 +15,9 @@ const HIDDEN: usize = 4;
 const EPS: f32 = 1e-2;
 
 fn loss(layer: &Recurrent, input: Tensor<3>, projection: Tensor<3>) -> Tensor<1> {
-    let out = layer.forward(input, Some(&[TIME, 4]), None).expect("forward");
+    let out = layer
+        .forward(input, Some(&[TIME, 4]), None)
+        .expect("forward");
     (out.output * projection).sum() + out.state.h.sum()
 }
 
@@ -35,8 +37,10 @@ fn numeric(
         let mut shifted = layer.clone();
         let param = select(&mut shifted);
         let value = param.val();
-        let bump = Tensor::<2>::zeros(value.dims(), &value.device())
-            .slice_assign([index[0]..index[0] + 1, index[1]..index[1] + 1], Tensor::full([1, 1], delta, &value.device()));
+        let bump = Tensor::<2>::zeros(value.dims(), &value.device()).slice_assign(
+            [index[0]..index[0] + 1, index[1]..index[1] + 1],
+            Tensor::full([1, 1], delta, &value.device()),
+        );
         *param = Param::from_tensor(value + bump);
         scalar(loss(&shifted, input.clone(), projection.clone()))
     };
@@ -47,7 +51,8 @@ fn numeric(
 fn bptt_gradients_match_finite_differences() {
     for backend in backends() {
         let device = backend.device();
-        let trained = RecurrentConfig::new(CellKind::RnnTanh, INPUT, HIDDEN).init(&device.clone().autodiff());
+        let trained =
+            RecurrentConfig::new(CellKind::RnnTanh, INPUT, HIDDEN).init(&device.clone().autodiff());
         let input = normal([BATCH, TIME, INPUT], 1, &device);
         let projection = normal([BATCH, TIME, HIDDEN], 2, &device);
         let grads = loss(&trained, input.clone(), projection.clone()).backward();

@@ -25,7 +25,9 @@ fn padded_batch_equals_sequences_alone() {
                     batch = batch.slice_assign([b..b + 1, length..TIME, 0..3], garbage);
                 }
             }
-            let padded = layer.forward(batch.clone(), Some(&LENGTHS), None).expect("padded");
+            let padded = layer
+                .forward(batch.clone(), Some(&LENGTHS), None)
+                .expect("padded");
 
             for (b, &length) in LENGTHS.iter().enumerate() {
                 let what = format!("{backend} {kind} sequence {b}");
@@ -40,10 +42,18 @@ fn padded_batch_equals_sequences_alone() {
                 );
                 if length < TIME {
                     let tail = padded_out.slice([0..1, length..TIME]);
-                    assert_close(&format!("{what}: zero padding"), tail.clone(), tail.zeros_like());
+                    assert_close(
+                        &format!("{what}: zero padding"),
+                        tail.clone(),
+                        tail.zeros_like(),
+                    );
                 }
                 let state = |t: Tensor<3>| t.slice([0..4, b..b + 1]);
-                assert_close(&format!("{what}: h_n"), state(padded.state.h.clone()), alone.state.h);
+                assert_close(
+                    &format!("{what}: h_n"),
+                    state(padded.state.h.clone()),
+                    alone.state.h,
+                );
                 if let (Some(c), Some(alone_c)) = (padded.state.c.clone(), alone.state.c) {
                     assert_close(&format!("{what}: c_n"), state(c), alone_c);
                 }
@@ -67,10 +77,18 @@ fn cell_steps_equal_the_sequence_layer() {
             for t in 0..TIME {
                 state = cell.step(input.clone().slice([0..2, t..t + 1]).reshape([2, 3]), state);
                 let expected = whole.output.clone().slice([0..2, t..t + 1]).reshape([2, 4]);
-                assert_close(&format!("{backend} {kind}: step {t}"), state.h.clone(), expected);
+                assert_close(
+                    &format!("{backend} {kind}: step {t}"),
+                    state.h.clone(),
+                    expected,
+                );
             }
             if let (Some(c), Some(expected)) = (state.c, whole.state.c) {
-                assert_close(&format!("{backend} {kind}: final c"), c, expected.reshape([2, 4]));
+                assert_close(
+                    &format!("{backend} {kind}: final c"),
+                    c,
+                    expected.reshape([2, 4]),
+                );
             }
         }
     }
@@ -87,10 +105,18 @@ fn dropout_acts_only_in_training() {
         .with_dropout(0.5)
         .init(&device);
     let input = normal([4, TIME, 3], 12, &device);
-    let run = |l: &recur_cells::Recurrent| l.forward(input.clone(), None, None).expect("forward").output;
+    let run = |l: &recur_cells::Recurrent| {
+        l.forward(input.clone(), None, None)
+            .expect("forward")
+            .output
+    };
     let (a, b) = (run(&layer), run(&layer));
     let differs = (a - b).abs().max().into_scalar::<f32>() > 1e-6;
     assert!(differs, "two training passes should drop different units");
     let inference = layer.valid();
-    assert_close("inference is deterministic", run(&inference), run(&inference));
+    assert_close(
+        "inference is deterministic",
+        run(&inference),
+        run(&inference),
+    );
 }

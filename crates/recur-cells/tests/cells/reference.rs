@@ -37,42 +37,82 @@ fn check_case(name: &str, device: &burn::tensor::Device) {
 
     let input = fixture.float::<3>("input", &device).require_grad();
     let lengths = fixture.lengths();
-    let h0 = fixture.has("h0").then(|| fixture.float::<3>("h0", &device).require_grad());
-    let c0 = fixture.has("c0").then(|| fixture.float::<3>("c0", &device).require_grad());
+    let h0 = fixture
+        .has("h0")
+        .then(|| fixture.float::<3>("h0", &device).require_grad());
+    let c0 = fixture
+        .has("c0")
+        .then(|| fixture.float::<3>("c0", &device).require_grad());
     let state = h0.clone().map(|h| RecurrentState { h, c: c0.clone() });
 
     let out = layer
         .forward(input.clone(), Some(&lengths), state)
         .expect("forward");
-    assert_close(&format!("{name}: output"), out.output.clone(), fixture.float("output", &device));
-    assert_close(&format!("{name}: h_n"), out.state.h.clone(), fixture.float("h_n", &device));
+    assert_close(
+        &format!("{name}: output"),
+        out.output.clone(),
+        fixture.float("output", &device),
+    );
+    assert_close(
+        &format!("{name}: h_n"),
+        out.state.h.clone(),
+        fixture.float("h_n", &device),
+    );
     let mut loss = (out.output * fixture.float::<3>("proj_output", &device)).sum()
         + (out.state.h * fixture.float::<3>("proj_h_n", &device)).sum();
     if let Some(c) = out.state.c {
-        assert_close(&format!("{name}: c_n"), c.clone(), fixture.float("c_n", &device));
+        assert_close(
+            &format!("{name}: c_n"),
+            c.clone(),
+            fixture.float("c_n", &device),
+        );
         loss = loss + (c * fixture.float::<3>("proj_c_n", &device)).sum();
     }
 
     let grads = loss.backward();
     let grad = |t: &Tensor<3>| t.grad(&grads).expect("gradient");
-    assert_close(&format!("{name}: d input"), grad(&input), fixture.float("grad.input", &device));
+    assert_close(
+        &format!("{name}: d input"),
+        grad(&input),
+        fixture.float("grad.input", &device),
+    );
     if let Some(h0) = &h0 {
-        assert_close(&format!("{name}: d h0"), grad(h0), fixture.float("grad.h0", &device));
+        assert_close(
+            &format!("{name}: d h0"),
+            grad(h0),
+            fixture.float("grad.h0", &device),
+        );
     }
     if let Some(c0) = &c0 {
-        assert_close(&format!("{name}: d c0"), grad(c0), fixture.float("grad.c0", &device));
+        assert_close(
+            &format!("{name}: d c0"),
+            grad(c0),
+            fixture.float("grad.c0", &device),
+        );
     }
     let directions = layer.directions();
     for (index, cell) in layer.cells.iter().enumerate() {
         let suffix = format!(
             "_l{}{}",
             index / directions,
-            if index % directions == 1 { "_reverse" } else { "" }
+            if index % directions == 1 {
+                "_reverse"
+            } else {
+                ""
+            }
         );
         let weight = |param: &burn::module::Param<Tensor<2>>, torch: &str| {
-            let actual = param.val().grad(&grads).expect("weight gradient").transpose();
+            let actual = param
+                .val()
+                .grad(&grads)
+                .expect("weight gradient")
+                .transpose();
             let name_in_file = format!("grad.{torch}{suffix}");
-            assert_close(&format!("{name}: {name_in_file}"), actual, fixture.float(&name_in_file, &device));
+            assert_close(
+                &format!("{name}: {name_in_file}"),
+                actual,
+                fixture.float(&name_in_file, &device),
+            );
         };
         weight(&cell.weight_ih, "weight_ih");
         weight(&cell.weight_hh, "weight_hh");
@@ -80,7 +120,11 @@ fn check_case(name: &str, device: &burn::tensor::Device) {
             let Some(param) = param else { continue };
             let actual = param.val().grad(&grads).expect("bias gradient");
             let name_in_file = format!("grad.{torch}{suffix}");
-            assert_close(&format!("{name}: {name_in_file}"), actual, fixture.float(&name_in_file, &device));
+            assert_close(
+                &format!("{name}: {name_in_file}"),
+                actual,
+                fixture.float(&name_in_file, &device),
+            );
         }
     }
 }

@@ -17,7 +17,10 @@ fn save_reproduces_the_torch_state_dict() {
         .init(&device)
         .load_torch(&fixture.path)
         .expect("load");
-    let out = std::env::temp_dir().join(format!("recur-cells-save-{}.safetensors", std::process::id()));
+    let out = std::env::temp_dir().join(format!(
+        "recur-cells-save-{}.safetensors",
+        std::process::id()
+    ));
     layer.save_torch(&out).expect("save");
 
     let saved_bytes = std::fs::read(&out).expect("read back");
@@ -26,9 +29,16 @@ fn save_reproduces_the_torch_state_dict() {
     let original = SafeTensors::deserialize(&original_bytes).expect("fixture");
     let mut names = saved.names();
     names.sort();
-    assert_eq!(names.len(), 16, "2 layers x 2 directions x 4 tensors: {names:?}");
+    assert_eq!(
+        names.len(),
+        16,
+        "2 layers x 2 directions x 4 tensors: {names:?}"
+    );
     for name in names {
-        let (a, b) = (saved.tensor(name).expect("saved"), original.tensor(name).expect("original"));
+        let (a, b) = (
+            saved.tensor(name).expect("saved"),
+            original.tensor(name).expect("original"),
+        );
         assert_eq!(a.shape(), b.shape(), "{name}");
         assert_eq!(a.data(), b.data(), "{name}");
     }
@@ -43,7 +53,10 @@ fn save_then_load_round_trips() {
         let device = backend.device();
         let config = RecurrentConfig::new(CellKind::Gru, 3, 5).with_num_layers(2);
         let layer = config.init(&device);
-        let path = std::env::temp_dir().join(format!("recur-cells-rt-{}-{backend}.safetensors", std::process::id()));
+        let path = std::env::temp_dir().join(format!(
+            "recur-cells-rt-{}-{backend}.safetensors",
+            std::process::id()
+        ));
         layer.save_torch(&path).expect("save");
         let loaded = config.init(&device).load_torch(&path).expect("load");
         std::fs::remove_file(&path).ok();
