@@ -38,6 +38,24 @@ impl Backend {
         }
     }
 
+    /// The backends tests run on: the comma-separated names in the
+    /// environment variable `RECUR_TEST_BACKENDS`, by default `ndarray,wgpu`.
+    ///
+    /// # Panics
+    ///
+    /// On a name that is not a backend, so a typo cannot skip tests silently.
+    pub fn for_tests() -> Vec<Backend> {
+        let names = std::env::var("RECUR_TEST_BACKENDS").unwrap_or_else(|_| "ndarray,wgpu".into());
+        names
+            .split(',')
+            .map(|name| {
+                name.trim()
+                    .parse()
+                    .unwrap_or_else(|e| panic!("RECUR_TEST_BACKENDS: {e}"))
+            })
+            .collect()
+    }
+
     /// The device for training: [`Backend::device`] with autodiff.
     pub fn autodiff_device(self) -> Device {
         self.device().autodiff()

@@ -6,17 +6,9 @@ use burn::tensor::{Device, Tensor, TensorData};
 use recur_train::Backend;
 use safetensors::SafeTensors;
 
-/// The backends every test runs on.
+/// The backends every test runs on (`RECUR_TEST_BACKENDS`).
 pub fn backends() -> Vec<Backend> {
-    let names = std::env::var("RECUR_TEST_BACKENDS").unwrap_or_else(|_| "ndarray,wgpu".into());
-    names
-        .split(',')
-        .map(|name| {
-            name.trim()
-                .parse()
-                .unwrap_or_else(|e| panic!("RECUR_TEST_BACKENDS: {e}"))
-        })
-        .collect()
+    Backend::for_tests()
 }
 
 /// Path of a committed fixture file.

@@ -1,7 +1,7 @@
 //! Padding, masks, shuffling, bucketing and truncated-BPTT windows.
 
-use burn::tensor::Device;
 use recur_data::{Batcher, BpttWindows, SplitMix64, pad};
+use recur_train::Backend;
 
 #[test]
 fn pad_ids_lengths_and_tensors() {
@@ -11,23 +11,26 @@ fn pad_ids_lengths_and_tensors() {
     assert_eq!(batch.lengths, [3, 1, 0]);
     assert_eq!(batch.indices, [0, 1, 2]);
 
-    #[allow(deprecated)]
-    let device = Device::ndarray();
-    let ids = batch.ids_tensor(&device);
-    assert_eq!(ids.dims(), [3, 3]);
-    assert_eq!(
-        ids.into_data()
-            .convert::<i64>()
-            .try_to_vec::<i64>()
-            .unwrap(),
-        batch.ids
-    );
-    let mask = batch.mask(&device);
-    assert_eq!(mask.dims(), [3, 3]);
-    assert_eq!(
-        mask.into_data().try_to_vec::<f32>().unwrap(),
-        [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0]
-    );
+    for backend in Backend::for_tests() {
+        let device = backend.device();
+        let ids = batch.ids_tensor(&device);
+        assert_eq!(ids.dims(), [3, 3]);
+        assert_eq!(
+            ids.into_data()
+                .convert::<i64>()
+                .try_to_vec::<i64>()
+                .unwrap(),
+            batch.ids,
+            "{backend}"
+        );
+        let mask = batch.mask(&device);
+        assert_eq!(mask.dims(), [3, 3]);
+        assert_eq!(
+            mask.into_data().try_to_vec::<f32>().unwrap(),
+            [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+            "{backend}"
+        );
+    }
 }
 
 #[test]
@@ -169,8 +172,9 @@ fn bptt_windows_continue_each_row() {
         }
     }
 
-    #[allow(deprecated)]
-    let device = Device::ndarray();
-    assert_eq!(windows[0].input_tensor(&device).dims(), [3, 3]);
-    assert_eq!(windows[2].target_tensor(&device).dims(), [3, 1]);
+    for backend in Backend::for_tests() {
+        let device = backend.device();
+        assert_eq!(windows[0].input_tensor(&device).dims(), [3, 3]);
+        assert_eq!(windows[2].target_tensor(&device).dims(), [3, 1]);
+    }
 }

@@ -3,11 +3,11 @@
 
 use std::path::Path;
 
-use burn::tensor::Device;
 use recur_data::{
     FlickrCaption, Split, read_flickr_captions, read_karpathy_split, read_npy, read_parallel,
     read_text,
 };
+use recur_train::Backend;
 
 use crate::common::{message, scratch, write};
 
@@ -208,11 +208,15 @@ fn npy_matrices() {
         assert_eq!(matrix.data, values);
         assert_eq!(matrix.row(1).unwrap(), [0.0, 1e-3, 7.0]);
         assert!(matrix.row(2).is_none());
-        #[allow(deprecated)]
-        let device = Device::ndarray();
-        let tensor = matrix.tensor(&device);
-        assert_eq!(tensor.dims(), [2, 3]);
-        assert_eq!(tensor.into_data().try_to_vec::<f32>().unwrap(), values);
+        for backend in Backend::for_tests() {
+            let tensor = matrix.tensor(&backend.device());
+            assert_eq!(tensor.dims(), [2, 3]);
+            assert_eq!(
+                tensor.into_data().try_to_vec::<f32>().unwrap(),
+                values,
+                "{backend}"
+            );
+        }
     }
     // Key order and spacing as another writer might produce them.
     let header = "{'shape':(1,2),'fortran_order':False,'descr':'<f4'}";
