@@ -4,6 +4,7 @@
 
 mod bench;
 mod ci;
+mod data;
 mod util;
 
 use clap::{Parser, Subcommand};
@@ -27,6 +28,8 @@ enum Command {
     Ci,
     /// Benchmarks, side by side with PyTorch; writes docs/BENCHMARKS.md.
     Bench(bench::BenchArgs),
+    /// Data sets too large to commit: `data fetch <name>`.
+    Data(data::DataArgs),
 }
 
 fn main() {
@@ -34,6 +37,7 @@ fn main() {
     let result = match cli.command {
         Command::Ci => ci::run(),
         Command::Bench(args) => bench::run(args),
+        Command::Data(args) => data::run(args),
     };
     if let Err(message) = result {
         eprintln!("error: {message}");
