@@ -1,0 +1,129 @@
+//! Errors of the training-run pieces: every one a single line naming the file.
+
+use std::path::PathBuf;
+
+/// What can go wrong while setting up, logging, plotting or checkpointing a
+/// training run.
+///
+/// Every variant displays as one line; those about a file name it.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// A file or folder could not be read, written, created or renamed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A JSON file could not be written or parsed.
+    #[error("{path}: {source}")]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// What serde_json said.
+        source: serde_json::Error,
+    },
+    /// burn could not save or load a model or optimizer record.
+    #[error("{path}: {message}")]
+    Record {
+        /// The burnpack file.
+        path: PathBuf,
+        /// What burn said.
+        message: String,
+    },
+    /// An existing metrics file has a different header than the one asked for.
+    #[error("{path}: header is `{found}`, expected `{expected}`")]
+    Header {
+        /// The CSV file.
+        path: PathBuf,
+        /// The header the caller asked for.
+        expected: String,
+        /// The header in the file.
+        found: String,
+    },
+    /// A line of a metrics file is malformed.
+    #[error("{path}:{line}: {message}")]
+    Csv {
+        /// The CSV file.
+        path: PathBuf,
+        /// The line (from 1).
+        line: usize,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A row given to [`MetricsLog::append`](crate::MetricsLog::append) has
+    /// the wrong number of values.
+    #[error("{path}: row has {found} values, header has {expected} columns")]
+    RowLength {
+        /// The CSV file.
+        path: PathBuf,
+        /// Columns in the header.
+        expected: usize,
+        /// Values in the row.
+        found: usize,
+    },
+    /// A folder given as a run folder is not one (it has no `config.json`).
+    #[error("{path}: not a run folder (no config.json)")]
+    NotARun {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// A checkpoint folder is missing one of its files.
+    #[error("{path}: incomplete checkpoint (missing {missing})")]
+    Incomplete {
+        /// The checkpoint folder.
+        path: PathBuf,
+        /// The missing file's name.
+        missing: String,
+    },
+    /// A loss (or other watched value) became NaN or infinite; the caller
+    /// should stop and resume from the last good checkpoint.
+    #[error("non-finite {name} ({value}) at epoch {epoch}, step {step}")]
+    NonFinite {
+        /// What the value is, e.g. `train loss`.
+        name: String,
+        /// The value (NaN or ±inf).
+        value: f64,
+        /// The epoch it happened in.
+        epoch: usize,
+        /// The global step it happened at.
+        step: u64,
+    },
+}
+
+impl TrainError {
+    pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> TrainError {
+        let path = path.into();
+        move |source| TrainError::Io { path, source }
+    }
+
+    pub(crate) fn json(path: impl Into<PathBuf>) -> impl FnOnce(serde_json::Error) -> TrainError {
+        let path = path.into();
+        move |source| TrainError::Json { path, source }
+    }
+}
+
+/// Checks that `value` is finite; a NaN or infinite loss becomes
+/// [`TrainError::NonFinite`] so a training loop can stop with `?` and keep its
+/// last good checkpoint.
+///
+/// ```
+/// use recur_train::check_finite;
+///
+/// assert_eq!(check_finite("train loss", 1.5, 3, 120).unwrap(), 1.5);
+/// let err = check_finite("train loss", f64::NAN, 3, 121).unwrap_err();
+/// assert_eq!(err.to_string(), "non-finite train loss (NaN) at epoch 3, step 121");
+/// ```
+pub fn check_finite(name: &str, value: f64, epoch: usize, step: u64) -> Result<f64, TrainError> {
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(TrainError::NonFinite {
+            name: name.to_string(),
+            value,
+            epoch,
+            step,
+        })
+    }
+}

@@ -1,0 +1,451 @@
+//! PNG line charts of training curves, with no image crates: a 5x7 bitmap
+//! font, and a PNG encoder using stored (uncompressed) deflate blocks.
+
+use std::path::Path;
+
+use crate::TrainError;
+use crate::run::write_atomic;
+
+/// One named line of a chart: `(x, y)` points in x order (e.g. epoch and
+/// loss). Points with a NaN or infinite coordinate are skipped, and the line
+/// is broken there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// The name shown in the legend.
+    pub name: String,
+    /// The points.
+    pub points: Vec<(f64, f64)>,
+}
+
+impl Series {
+    /// A series named `name`.
+    pub fn new(name: impl Into<String>, points: Vec<(f64, f64)>) -> Series {
+        Series {
+            name: name.into(),
+            points,
+        }
+    }
+}
+
+/// Chart width in pixels.
+pub const WIDTH: u32 = 800;
+/// Chart height in pixels.
+pub const HEIGHT: u32 = 500;
+/// The plot area (inside the axes): left, top, right, bottom pixel.
+pub const PLOT_AREA: (u32, u32, u32, u32) = (80, 40, WIDTH - 20, HEIGHT - 40);
+
+/// Line colours, in series order (then repeating).
+pub const COLOURS: [[u8; 3]; 8] = [
+    [31, 119, 180],
+    [255, 127, 14],
+    [44, 160, 44],
+    [214, 39, 40],
+    [148, 103, 189],
+    [140, 86, 75],
+    [227, 119, 194],
+    [23, 190, 207],
+];
+
+const WHITE: [u8; 3] = [255, 255, 255];
+const BLACK: [u8; 3] = [0, 0, 0];
+const GRID: [u8; 3] = [225, 225, 225];
+
+/// Draws `series` as lines (with point markers when a series has fewer than
+/// 50 points, so a single point shows) on axes with ticks and numbers, a
+/// title and a legend, and writes it atomically (temporary file, then
+/// rename) as a [`WIDTH`] x [`HEIGHT`] RGB PNG at `path`.
+///
+/// The axes span the finite points of all series; a chart with no finite
+/// point gets axes from 0 to 1.
+pub fn line_chart(
+    series: &[Series],
+    title: &str,
+    path: impl AsRef<Path>,
+) -> Result<(), TrainError> {
+    let mut canvas = Canvas::new(WIDTH, HEIGHT);
+    let (left, top, right, bottom) = PLOT_AREA;
+    let (left, top, right, bottom) = (left as i64, top as i64, right as i64, bottom as i64);
+
+    let finite = series
+        .iter()
+        .flat_map(|s| s.points.iter())
+        .filter(|(x, y)| x.is_finite() && y.is_finite());
+    let (mut x0, mut x1, mut y0, mut y1) = (
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    );
+    for &(x, y) in finite {
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
+    }
+    let (x0, x1) = widen(x0, x1, 0.0);
+    let (y0, y1) = widen(y0, y1, 0.05);
+    let px = |x: f64| left as f64 + (x - x0) / (x1 - x0) * (right - left) as f64;
+    let py = |y: f64| bottom as f64 - (y - y0) / (y1 - y0) * (bottom - top) as f64;
+
+    // grid, ticks and numbers
+    let xt = ticks(x0, x1, 8);
+    let yt = ticks(y0, y1, 6);
+    for &t in &xt.values {
+        let x = px(t).round() as i64;
+        canvas.line(x, top, x, bottom - 1, GRID);
+        canvas.line(x, bottom, x, bottom + 5, BLACK);
+        let label = xt.label(t);
+        let w = text_width(&label, 1);
+        canvas.text(x - w / 2, bottom + 9, &label, 1, BLACK);
+    }
+    for &t in &yt.values {
+        let y = py(t).round() as i64;
+        canvas.line(left + 1, y, right, y, GRID);
+        canvas.line(left - 5, y, left, y, BLACK);
+        let label = yt.label(t);
+        let w = text_width(&label, 1);
+        canvas.text(left - 9 - w, y - 3, &label, 1, BLACK);
+    }
+    // axes
+    canvas.line(left, top, left, bottom, BLACK);
+    canvas.line(left, bottom, right, bottom, BLACK);
+
+    // the lines, clipped to the plot area
+    canvas.clip = (left + 1, top, right, bottom - 1);
+    for (i, s) in series.iter().enumerate() {
+        let colour = COLOURS[i % COLOURS.len()];
+        let markers = s.points.len() < 50;
+        let mut last: Option<(i64, i64)> = None;
+        for &(x, y) in &s.points {
+            if !(x.is_finite() && y.is_finite()) {
+                last = None;
+                continue;
+            }
+            let p = (px(x).round() as i64, py(y).round() as i64);
+            if let Some(q) = last {
+                canvas.thick_line(q.0, q.1, p.0, p.1, colour);
+            }
+            if markers {
+                canvas.rect(p.0 - 2, p.1 - 2, 5, 5, colour);
+            }
+            last = Some(p);
+        }
+    }
+    canvas.clip = (0, 0, WIDTH as i64 - 1, HEIGHT as i64 - 1);
+
+    // title and legend
+    let tw = text_width(title, 2);
+    canvas.text((WIDTH as i64 - tw) / 2, 12, title, 2, BLACK);
+    if !series.is_empty() {
+        let widest = series
+            .iter()
+            .map(|s| text_width(&s.name, 1))
+            .max()
+            .unwrap_or(0);
+        let (lw, lh) = (widest + 36, series.len() as i64 * 14 + 8);
+        let (lx, ly) = (right - lw - 8, top + 8);
+        canvas.rect(lx, ly, lw, lh, WHITE);
+        canvas.frame(lx, ly, lw, lh, BLACK);
+        for (i, s) in series.iter().enumerate() {
+            let colour = COLOURS[i % COLOURS.len()];
+            let y = ly + 7 + i as i64 * 14;
+            canvas.rect(lx + 6, y + 2, 18, 3, colour);
+            canvas.text(lx + 30, y, &s.name, 1, BLACK);
+        }
+    }
+
+    let png = encode_png(WIDTH, HEIGHT, &canvas.pixels);
+    write_atomic(path.as_ref(), &png)
+}
+
+/// `(min, max)` with room: an empty range becomes 0..1, a single value `v`
+/// becomes `v ± max(|v|/10, 0.5)`, and otherwise `pad` of the span is added
+/// on each side.
+fn widen(min: f64, max: f64, pad: f64) -> (f64, f64) {
+    if min > max {
+        (0.0, 1.0)
+    } else if max - min <= f64::EPSILON * max.abs().max(1.0) {
+        let d = (min.abs() / 10.0).max(0.5);
+        (min - d, max + d)
+    } else {
+        let d = (max - min) * pad;
+        (min - d, max + d)
+    }
+}
+
+struct Ticks {
+    values: Vec<f64>,
+    decimals: usize,
+    scientific: bool,
+}
+
+impl Ticks {
+    fn label(&self, v: f64) -> String {
+        let v = if v.abs() < 1e-12 { 0.0 } else { v };
+        if self.scientific {
+            format!("{v:.2e}").to_uppercase()
+        } else {
+            format!("{v:.*}", self.decimals)
+        }
+    }
+}
+
+/// Round tick values (1, 2 or 5 times a power of ten apart) inside `lo..=hi`,
+/// about `target` of them.
+fn ticks(lo: f64, hi: f64, target: usize) -> Ticks {
+    let raw = (hi - lo) / target as f64;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * mag);
+    let first = (lo / step).ceil() as i64;
+    let last = (hi / step).floor() as i64;
+    let values = (first..=last).map(|i| i as f64 * step).collect();
+    let decimals = (-step.log10().floor()).max(0.0) as usize;
+    let big = hi.abs().max(lo.abs());
+    Ticks {
+        values,
+        decimals: decimals.min(6),
+        scientific: big >= 1e7 || decimals > 6,
+    }
+}
+
+struct Canvas {
+    width: i64,
+    height: i64,
+    pixels: Vec<u8>,
+    clip: (i64, i64, i64, i64),
+}
+
+impl Canvas {
+    fn new(width: u32, height: u32) -> Canvas {
+        Canvas {
+            width: width as i64,
+            height: height as i64,
+            pixels: vec![255; width as usize * height as usize * 3],
+            clip: (0, 0, width as i64 - 1, height as i64 - 1),
+        }
+    }
+
+    fn set(&mut self, x: i64, y: i64, c: [u8; 3]) {
+        let (l, t, r, b) = self.clip;
+        if x < l || x > r || y < t || y > b || x < 0 || y < 0 || x >= self.width || y >= self.height
+        {
+            return;
+        }
+        let i = ((y * self.width + x) * 3) as usize;
+        self.pixels[i..i + 3].copy_from_slice(&c);
+    }
+
+    fn rect(&mut self, x: i64, y: i64, w: i64, h: i64, c: [u8; 3]) {
+        for yy in y..y + h {
+            for xx in x..x + w {
+                self.set(xx, yy, c);
+            }
+        }
+    }
+
+    fn frame(&mut self, x: i64, y: i64, w: i64, h: i64, c: [u8; 3]) {
+        self.line(x, y, x + w - 1, y, c);
+        self.line(x, y + h - 1, x + w - 1, y + h - 1, c);
+        self.line(x, y, x, y + h - 1, c);
+        self.line(x + w - 1, y, x + w - 1, y + h - 1, c);
+    }
+
+    /// Bresenham's line, both ends included.
+    fn line(&mut self, x0: i64, y0: i64, x1: i64, y1: i64, c: [u8; 3]) {
+        let (dx, dy) = ((x1 - x0).abs(), -(y1 - y0).abs());
+        let (sx, sy) = (if x0 < x1 { 1 } else { -1 }, if y0 < y1 { 1 } else { -1 });
+        let (mut x, mut y, mut err) = (x0, y0, dx + dy);
+        // lines far outside the canvas (huge coordinates) are not walked
+        let limit = 4 * (self.width + self.height);
+        for _ in 0..=(dx.max(-dy)).min(limit) {
+            self.set(x, y, c);
+            if x == x1 && y == y1 {
+                break;
+            }
+            let e2 = 2 * err;
+            if e2 >= dy {
+                err += dy;
+                x += sx;
+            }
+            if e2 <= dx {
+                err += dx;
+                y += sy;
+            }
+        }
+    }
+
+    fn thick_line(&mut self, x0: i64, y0: i64, x1: i64, y1: i64, c: [u8; 3]) {
+        for (ox, oy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+            self.line(x0 + ox, y0 + oy, x1 + ox, y1 + oy, c);
+        }
+    }
+
+    /// Text in the 5x7 font, top-left at `(x, y)`, each font pixel
+    /// `scale` x `scale`.
+    fn text(&mut self, x: i64, y: i64, text: &str, scale: i64, c: [u8; 3]) {
+        for (i, ch) in text.chars().enumerate() {
+            let rows = glyph(ch);
+            let gx = x + i as i64 * 6 * scale;
+            for (r, bits) in rows.iter().enumerate() {
+                for col in 0..5 {
+                    if bits & (0x10 >> col) != 0 {
+                        self.rect(gx + col * scale, y + r as i64 * scale, scale, scale, c);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Width in pixels of `text` in the 5x7 font at `scale` (6 pixels a
+/// character, one of them the gap).
+fn text_width(text: &str, scale: i64) -> i64 {
+    let n = text.chars().count() as i64;
+    if n == 0 { 0 } else { (n * 6 - 1) * scale }
+}
+
+/// The 5x7 glyph of `c`: seven rows, top first, bit 4 the leftmost pixel.
+/// Lower-case letters are drawn as capitals; unknown characters as `?`.
+fn glyph(c: char) -> [u8; 7] {
+    match c.to_ascii_uppercase() {
+        '0' => [0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E],
+        '1' => [0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E],
+        '2' => [0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F],
+        '3' => [0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E],
+        '4' => [0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02],
+        '5' => [0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E],
+        '6' => [0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E],
+        '7' => [0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08],
+        '8' => [0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E],
+        '9' => [0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C],
+        'A' => [0x0E, 0x11, 0x11, 0x11, 0x1F, 0x11, 0x11],
+        'B' => [0x1E, 0x11, 0x11, 0x1E, 0x11, 0x11, 0x1E],
+        'C' => [0x0E, 0x11, 0x10, 0x10, 0x10, 0x11, 0x0E],
+        'D' => [0x1C, 0x12, 0x11, 0x11, 0x11, 0x12, 0x1C],
+        'E' => [0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x1F],
+        'F' => [0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x10],
+        'G' => [0x0E, 0x11, 0x10, 0x17, 0x11, 0x11, 0x0F],
+        'H' => [0x11, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11],
+        'I' => [0x0E, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E],
+        'J' => [0x07, 0x02, 0x02, 0x02, 0x02, 0x12, 0x0C],
+        'K' => [0x11, 0x12, 0x14, 0x18, 0x14, 0x12, 0x11],
+        'L' => [0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x1F],
+        'M' => [0x11, 0x1B, 0x15, 0x15, 0x11, 0x11, 0x11],
+        'N' => [0x11, 0x11, 0x19, 0x15, 0x13, 0x11, 0x11],
+        'O' => [0x0E, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E],
+        'P' => [0x1E, 0x11, 0x11, 0x1E, 0x10, 0x10, 0x10],
+        'Q' => [0x0E, 0x11, 0x11, 0x11, 0x15, 0x12, 0x0D],
+        'R' => [0x1E, 0x11, 0x11, 0x1E, 0x14, 0x12, 0x11],
+        'S' => [0x0F, 0x10, 0x10, 0x0E, 0x01, 0x01, 0x1E],
+        'T' => [0x1F, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04],
+        'U' => [0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E],
+        'V' => [0x11, 0x11, 0x11, 0x11, 0x11, 0x0A, 0x04],
+        'W' => [0x11, 0x11, 0x11, 0x15, 0x15, 0x15, 0x0A],
+        'X' => [0x11, 0x11, 0x0A, 0x04, 0x0A, 0x11, 0x11],
+        'Y' => [0x11, 0x11, 0x11, 0x0A, 0x04, 0x04, 0x04],
+        'Z' => [0x1F, 0x01, 0x02, 0x04, 0x08, 0x10, 0x1F],
+        ' ' => [0; 7],
+        '.' => [0, 0, 0, 0, 0, 0x0C, 0x0C],
+        ',' => [0, 0, 0, 0, 0x0C, 0x04, 0x08],
+        '-' => [0, 0, 0, 0x1F, 0, 0, 0],
+        '+' => [0, 0x04, 0x04, 0x1F, 0x04, 0x04, 0],
+        '_' => [0, 0, 0, 0, 0, 0, 0x1F],
+        ':' => [0, 0x0C, 0x0C, 0, 0x0C, 0x0C, 0],
+        '/' => [0, 0x01, 0x02, 0x04, 0x08, 0x10, 0],
+        '(' => [0x02, 0x04, 0x08, 0x08, 0x08, 0x04, 0x02],
+        ')' => [0x08, 0x04, 0x02, 0x02, 0x02, 0x04, 0x08],
+        '=' => [0, 0, 0x1F, 0, 0x1F, 0, 0],
+        '%' => [0x18, 0x19, 0x02, 0x04, 0x08, 0x13, 0x03],
+        _ => [0x0E, 0x11, 0x01, 0x02, 0x04, 0, 0x04],
+    }
+}
+
+/// Encodes 8-bit RGB pixels (`width * height * 3` bytes, rows top first) as
+/// a PNG: IHDR, one IDAT holding a zlib stream of stored (uncompressed)
+/// deflate blocks, IEND.
+///
+/// # Panics
+///
+/// If `rgb` is not `width * height * 3` bytes long.
+pub fn encode_png(width: u32, height: u32, rgb: &[u8]) -> Vec<u8> {
+    let row = width as usize * 3;
+    assert_eq!(
+        rgb.len(),
+        row * height as usize,
+        "encode_png: wrong pixel count"
+    );
+    // scanlines, each with filter byte 0 (none)
+    let mut raw = Vec::with_capacity((row + 1) * height as usize);
+    for line in rgb.chunks(row.max(1)).take(height as usize) {
+        raw.push(0);
+        raw.extend_from_slice(line);
+    }
+    // zlib: header, stored blocks of at most 65535 bytes, adler32
+    let mut z = vec![0x78, 0x01];
+    let blocks: Vec<&[u8]> = if raw.is_empty() {
+        vec![&[]]
+    } else {
+        raw.chunks(65_535).collect()
+    };
+    for (i, block) in blocks.iter().enumerate() {
+        z.push(u8::from(i + 1 == blocks.len())); // BFINAL, BTYPE 00
+        let len = block.len() as u16;
+        z.extend_from_slice(&len.to_le_bytes());
+        z.extend_from_slice(&(!len).to_le_bytes());
+        z.extend_from_slice(block);
+    }
+    z.extend_from_slice(&adler32(&raw).to_be_bytes());
+
+    let mut png = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+    let mut ihdr = Vec::with_capacity(13);
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // 8 bits, RGB, deflate, filter 0, no interlace
+    chunk(&mut png, b"IHDR", &ihdr);
+    chunk(&mut png, b"IDAT", &z);
+    chunk(&mut png, b"IEND", &[]);
+    png
+}
+
+fn chunk(png: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+    png.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    let start = png.len();
+    png.extend_from_slice(kind);
+    png.extend_from_slice(data);
+    let crc = crc32(&png[start..]);
+    png.extend_from_slice(&crc.to_be_bytes());
+}
+
+/// The CRC-32 (IEEE, as in PNG and zip) of `bytes`.
+pub fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in bytes {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// The Adler-32 checksum (as in zlib) of `bytes`.
+pub fn adler32(bytes: &[u8]) -> u32 {
+    let (mut a, mut b) = (1u32, 0u32);
+    for chunk in bytes.chunks(5552) {
+        for &x in chunk {
+            a += x as u32;
+            b += a;
+        }
+        a %= 65_521;
+        b %= 65_521;
+    }
+    (b << 16) | a
+}

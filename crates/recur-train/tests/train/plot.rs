@@ -1,0 +1,227 @@
+//! Decodes the PNGs written by `plot::line_chart` by hand: signature, chunk
+//! CRCs, IHDR, the zlib stream of stored blocks and its adler32, then pixels.
+
+use std::path::Path;
+
+use recur_train::plot::{self, COLOURS, HEIGHT, PLOT_AREA, Series, WIDTH};
+
+use crate::common::scratch;
+
+/// A decoded RGB image.
+struct Image {
+    width: usize,
+    height: usize,
+    rgb: Vec<u8>,
+}
+
+impl Image {
+    fn pixel(&self, x: usize, y: usize) -> [u8; 3] {
+        let i = (y * self.width + x) * 3;
+        [self.rgb[i], self.rgb[i + 1], self.rgb[i + 2]]
+    }
+
+    fn count(&self, colour: [u8; 3]) -> usize {
+        self.rgb.chunks(3).filter(|p| *p == colour).count()
+    }
+
+    /// Pixels of `colour` inside the rectangle (inclusive).
+    fn count_in(&self, colour: [u8; 3], x0: usize, y0: usize, x1: usize, y1: usize) -> usize {
+        let mut n = 0;
+        for y in y0..=y1 {
+            for x in x0..=x1 {
+                n += usize::from(self.pixel(x, y) == colour);
+            }
+        }
+        n
+    }
+}
+
+fn be32(b: &[u8]) -> u32 {
+    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+}
+
+/// Decodes a PNG as written by `encode_png`, checking every checksum.
+fn decode(path: &Path) -> Image {
+    let png = std::fs::read(path).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "signature");
+    let mut at = 8;
+    let mut chunks = Vec::new();
+    while at < png.len() {
+        let len = be32(&png[at..]) as usize;
+        let kind = &png[at + 4..at + 8];
+        let data = &png[at + 8..at + 8 + len];
+        let crc = be32(&png[at + 8 + len..]);
+        assert_eq!(
+            crc,
+            plot::crc32(&png[at + 4..at + 8 + len]),
+            "CRC of {kind:?}"
+        );
+        chunks.push((kind.to_vec(), data.to_vec()));
+        at += 12 + len;
+    }
+    assert_eq!(at, png.len());
+    let kinds: Vec<&[u8]> = chunks.iter().map(|(k, _)| k.as_slice()).collect();
+    assert_eq!(kinds, [b"IHDR".as_slice(), b"IDAT", b"IEND"]);
+    let ihdr = &chunks[0].1;
+    assert_eq!(ihdr.len(), 13);
+    let (width, height) = (be32(ihdr) as usize, be32(&ihdr[4..]) as usize);
+    assert_eq!(
+        &ihdr[8..],
+        [8, 2, 0, 0, 0],
+        "8-bit RGB, deflate, no interlace"
+    );
+    assert!(chunks[2].1.is_empty());
+
+    // zlib: CMF/FLG, stored blocks, adler32
+    let z = &chunks[1].1;
+    assert_eq!(z[0], 0x78);
+    assert_eq!((u16::from(z[0]) << 8 | u16::from(z[1])) % 31, 0, "FCHECK");
+    let mut raw = Vec::new();
+    let mut at = 2;
+    loop {
+        let header = z[at];
+        assert_eq!(header >> 1, 0, "BTYPE 00 (stored)");
+        let len = u16::from_le_bytes([z[at + 1], z[at + 2]]);
+        let nlen = u16::from_le_bytes([z[at + 3], z[at + 4]]);
+        assert_eq!(len, !nlen, "NLEN");
+        raw.extend_from_slice(&z[at + 5..at + 5 + len as usize]);
+        at += 5 + len as usize;
+        if header & 1 == 1 {
+            break;
+        }
+    }
+    assert_eq!(at + 4, z.len(), "adler32 right after the final block");
+    assert_eq!(be32(&z[at..]), plot::adler32(&raw), "adler32");
+    assert_eq!(raw.len(), height * (1 + width * 3), "inflated size");
+
+    let mut rgb = Vec::with_capacity(width * height * 3);
+    for line in raw.chunks(1 + width * 3) {
+        assert_eq!(line[0], 0, "filter none");
+        rgb.extend_from_slice(&line[1..]);
+    }
+    Image { width, height, rgb }
+}
+
+#[test]
+fn checksums_match_known_values() {
+    assert_eq!(plot::crc32(b"IEND"), 0xAE42_6082);
+    assert_eq!(plot::crc32(b"123456789"), 0xCBF4_3926);
+    assert_eq!(plot::adler32(b"Wikipedia"), 0x11E6_0398);
+    assert_eq!(plot::adler32(&[]), 1);
+    // long input: adler32's modulo is taken often enough
+    let long = vec![255u8; 100_000];
+    let (mut a, mut b) = (1u64, 0u64);
+    for &x in &long {
+        a = (a + u64::from(x)) % 65_521;
+        b = (b + a) % 65_521;
+    }
+    assert_eq!(plot::adler32(&long), ((b << 16) | a) as u32);
+}
+
+#[test]
+fn small_png_round_trips() {
+    let dir = scratch("plot-small");
+    let rgb: Vec<u8> = (0..2 * 3 * 3).map(|i| i as u8 * 10).collect();
+    let path = dir.join("tiny.png");
+    std::fs::write(&path, plot::encode_png(3, 2, &rgb)).unwrap();
+    let image = decode(&path);
+    assert_eq!((image.width, image.height), (3, 2));
+    assert_eq!(image.rgb, rgb);
+}
+
+#[test]
+fn loss_chart() {
+    let dir = scratch("plot-loss");
+    let path = dir.join("loss.png");
+    let train: Vec<(f64, f64)> = (1..=20)
+        .map(|e| (e as f64, 3.0 / (e as f64).sqrt()))
+        .collect();
+    let mut valid: Vec<(f64, f64)> = (1..=20)
+        .map(|e| (e as f64, 3.2 / (e as f64).sqrt() + 0.1))
+        .collect();
+    valid[5].1 = f64::NAN;
+    valid[6].1 = f64::INFINITY;
+    let series = [Series::new("train", train), Series::new("valid", valid)];
+    plot::line_chart(&series, "charlm loss per epoch", &path).unwrap();
+    let image = decode(&path);
+    assert_eq!(
+        (image.width, image.height),
+        (WIDTH as usize, HEIGHT as usize)
+    );
+    // no temporary file left behind
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["loss.png"]);
+
+    let (left, top, right, bottom) = PLOT_AREA;
+    let (left, top, right, bottom) = (left as usize, top as usize, right as usize, bottom as usize);
+    assert_eq!(image.pixel(0, 0), [255, 255, 255], "white background");
+    // the axes are black lines
+    for y in top..=bottom {
+        assert_eq!(image.pixel(left, y), [0, 0, 0], "y axis at {y}");
+    }
+    for x in left..=right {
+        assert_eq!(image.pixel(x, bottom), [0, 0, 0], "x axis at {x}");
+    }
+    // tick marks below the x axis and left of the y axis
+    let below: usize = (left..=right)
+        .filter(|&x| image.pixel(x, bottom + 4) == [0, 0, 0])
+        .count();
+    assert!(below >= 3, "x ticks: {below}");
+    let beside: usize = (top..=bottom)
+        .filter(|&y| image.pixel(left - 4, y) == [0, 0, 0])
+        .count();
+    assert!(beside >= 3, "y ticks: {beside}");
+    // both series drawn in their own colours, inside the plot area
+    for colour in [COLOURS[0], COLOURS[1]] {
+        let inside = image.count_in(colour, left + 1, top, right, bottom - 1);
+        assert!(inside > 300, "{colour:?}: {inside}");
+    }
+    assert_eq!(image.count(COLOURS[2]), 0);
+    // the title: black text pixels in the band above the plot area
+    assert!(image.count_in([0, 0, 0], 0, 0, WIDTH as usize - 1, top - 5) > 100);
+    // the first points (highest loss) are in the top left corner
+    for colour in [COLOURS[0], COLOURS[1]] {
+        assert!(image.count_in(colour, left + 1, top, left + 20, (top + bottom) / 2) > 0);
+    }
+}
+
+#[test]
+fn single_point_and_nothing_finite() {
+    let dir = scratch("plot-single");
+    let path = dir.join("one.png");
+    plot::line_chart(
+        &[Series::new("valid", vec![(1.0, 2.5)])],
+        "one point",
+        &path,
+    )
+    .unwrap();
+    let image = decode(&path);
+    // a marker in the middle of the plot area
+    let (left, top, right, bottom) = PLOT_AREA;
+    let (cx, cy) = (((left + right) / 2) as usize, ((top + bottom) / 2) as usize);
+    assert_eq!(image.pixel(cx, cy), COLOURS[0]);
+    assert!(image.count(COLOURS[0]) >= 25);
+
+    let path = dir.join("none.png");
+    let series = [Series::new(
+        "train",
+        vec![(f64::NAN, 1.0), (2.0, f64::NEG_INFINITY)],
+    )];
+    plot::line_chart(&series, "nothing", &path).unwrap();
+    let image = decode(&path);
+    // only the legend swatch carries the colour
+    assert_eq!(image.count(COLOURS[0]), 18 * 3);
+    plot::line_chart(&[], "no series", dir.join("empty.png")).unwrap();
+    decode(&dir.join("empty.png"));
+}
+
+#[test]
+fn unwritable_path_names_the_file() {
+    let dir = scratch("plot-bad");
+    let path = dir.join("missing").join("x.png");
+    let err = plot::line_chart(&[], "t", &path).unwrap_err().to_string();
+    assert!(err.contains("x.png"), "{err}");
+}
