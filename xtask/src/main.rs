@@ -28,7 +28,7 @@ enum Command {
     Ci,
     /// Benchmarks, side by side with PyTorch; writes docs/BENCHMARKS.md.
     Bench(bench::BenchArgs),
-    /// Data sets too large to commit: `data fetch <name>`.
+    /// Data sets too large to commit: `data fetch NAME`.
     Data(data::DataArgs),
 }
 
