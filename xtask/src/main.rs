@@ -2,6 +2,7 @@
 //! of rust-analyzer's xtask. xtask itself builds in seconds (no burn); the
 //! commands it runs build what they need.
 
+mod app;
 mod bench;
 mod ci;
 mod data;
@@ -30,6 +31,10 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Data sets too large to commit: `data fetch NAME`.
     Data(data::DataArgs),
+    /// Train a system: `train charlm [--backend flex] [--cell lstm] ...`.
+    Train(app::AppArgs),
+    /// Generate from a trained run: `sample charlm --run DIR [--prime TEXT] ...`.
+    Sample(app::AppArgs),
 }
 
 fn main() {
@@ -38,6 +43,8 @@ fn main() {
         Command::Ci => ci::run(),
         Command::Bench(args) => bench::run(args),
         Command::Data(args) => data::run(args),
+        Command::Train(args) => app::run("train", args),
+        Command::Sample(args) => app::run("sample", args),
     };
     if let Err(message) = result {
         eprintln!("error: {message}");

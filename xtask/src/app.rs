@@ -1,0 +1,51 @@
+//! `cargo xtask train <system>` and `cargo xtask sample <system>`: run a
+//! system's app with the dev profile, whose dependencies (burn included) are
+//! optimised and shared with the tests, so nothing is built twice.
+
+use clap::{Args, ValueEnum};
+
+use crate::util::{cargo, exec};
+
+#[derive(Args)]
+pub struct AppArgs {
+    /// Which system.
+    system: System,
+    /// Flags for the app (`cargo run -p charlm -- train --help` lists them).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum System {
+    /// The character-level language model (apps/charlm).
+    Charlm,
+}
+
+impl System {
+    fn package(self) -> &'static str {
+        match self {
+            System::Charlm => "charlm",
+        }
+    }
+}
+
+/// Runs `<app> <subcommand> <args>`.
+pub fn run(subcommand: &str, args: AppArgs) -> Result<(), String> {
+    let mut command = cargo();
+    command
+        .args([
+            "run",
+            "--quiet",
+            "--package",
+            args.system.package(),
+            "--",
+            subcommand,
+        ])
+        .args(&args.args);
+    // The Vulkan loader complains on every start without it (harmless, but
+    // printed as an error).
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        command.env("XDG_RUNTIME_DIR", std::env::temp_dir());
+    }
+    exec(&mut command)
+}
