@@ -1,0 +1,194 @@
+//! charlm end to end: train, resume after the run was cut short, sample, and
+//! reject bad input, on every backend in `RECUR_TEST_BACKENDS`.
+
+#![allow(clippy::unwrap_used)] // a failed test may panic
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use recur_train::Backend;
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("charlm-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn charlm(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_charlm"))
+        .args(args)
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .output()
+        .unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A small text with some structure to learn.
+fn corpus(dir: &Path) -> PathBuf {
+    let text: String = (0..60)
+        .map(|i| format!("Hamlet:\nto be or not to be, {i}\n\n"))
+        .collect();
+    let path = dir.join("text.txt");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+const TINY: [&str; 12] = [
+    "--hidden",
+    "16",
+    "--layers",
+    "1",
+    "--embedding",
+    "8",
+    "--batch",
+    "4",
+    "--window",
+    "16",
+    "--epochs",
+    "1",
+];
+
+#[test]
+fn train_resume_and_sample() {
+    for backend in Backend::for_tests() {
+        let dir = scratch(backend.name());
+        let text = corpus(&dir);
+        let (text, root) = (text.to_str().unwrap(), dir.to_str().unwrap());
+        let mut args = vec![
+            "train",
+            "--backend",
+            backend.name(),
+            "--text",
+            text,
+            "--root",
+            root,
+        ];
+        args.extend(TINY);
+        let output = charlm(&args);
+        assert!(output.status.success(), "{backend}: {}", stderr(&output));
+
+        let runs: Vec<PathBuf> = std::fs::read_dir(dir.join("runs/charlm"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(runs.len(), 1, "{backend}: one run folder");
+        let run = &runs[0];
+        for file in [
+            "config.json",
+            "vocab.json",
+            "metrics.csv",
+            "plots/loss.png",
+            "samples/epoch-001.txt",
+        ] {
+            assert!(run.join(file).is_file(), "{backend}: {file} missing");
+        }
+        let metrics = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+        assert_eq!(
+            metrics.lines().count(),
+            2,
+            "{backend}: header and one epoch\n{metrics}"
+        );
+
+        // Pretend the run was meant to last two epochs and was killed after
+        // the first: resuming continues from the checkpoint.
+        let config_path = run.join("config.json");
+        let config = std::fs::read_to_string(&config_path).unwrap();
+        std::fs::write(
+            &config_path,
+            config.replace("\"epochs\": 1", "\"epochs\": 2"),
+        )
+        .unwrap();
+        let output = charlm(&[
+            "train",
+            "--backend",
+            backend.name(),
+            "--resume",
+            run.to_str().unwrap(),
+        ]);
+        assert!(output.status.success(), "{backend}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains("resumed from"),
+            "{backend}: {}",
+            stderr(&output)
+        );
+        let metrics = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+        assert_eq!(
+            metrics.lines().count(),
+            3,
+            "{backend}: epochs 1 and 2\n{metrics}"
+        );
+        assert!(
+            metrics.lines().nth(2).unwrap().starts_with("2,"),
+            "{backend}: {metrics}"
+        );
+
+        let output = charlm(&[
+            "sample",
+            "--backend",
+            backend.name(),
+            "--run",
+            run.to_str().unwrap(),
+            "--prime",
+            "Ham",
+            "--length",
+            "20",
+        ]);
+        assert!(output.status.success(), "{backend}: {}", stderr(&output));
+        let sample = String::from_utf8(output.stdout).unwrap();
+        assert!(sample.starts_with("Ham"), "{backend}: {sample}");
+        assert_eq!(
+            sample.trim_end_matches('\n').chars().count(),
+            23,
+            "{backend}: {sample:?}"
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
+
+#[test]
+fn bad_input_is_one_clear_line_and_leaves_no_run() {
+    let dir = scratch("bad");
+    let bad = dir.join("bad.txt");
+    std::fs::write(&bad, b"ab\n\xffcd\n").unwrap();
+    let output = charlm(&[
+        "train",
+        "--backend",
+        "ndarray",
+        "--text",
+        bad.to_str().unwrap(),
+        "--root",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(!output.status.success());
+    assert_eq!(
+        stderr(&output),
+        format!("error: {}:2: invalid UTF-8 at byte 3\n", bad.display())
+    );
+    assert!(
+        !dir.join("runs").exists(),
+        "no run folder for a failed start"
+    );
+
+    let output = charlm(&["sample", "--run", dir.to_str().unwrap()]);
+    assert!(!output.status.success());
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "error: {}: not a run folder (no config.json)\n",
+            dir.display()
+        )
+    );
+
+    let output = charlm(&["train", "--cell", "transformer"]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("unknown cell `transformer`"),
+        "{}",
+        stderr(&output)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
