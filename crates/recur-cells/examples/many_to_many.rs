@@ -91,13 +91,7 @@ fn main() {
         let logits = model.forward(ids, &lengths);
         let [b, t, c] = logits.dims();
         let loss = loss_fn.forward(logits.reshape([b * t, c]), tags);
-        if iteration % 100 == 0 {
-            println!(
-                "step {iteration}: loss {:.4}",
-                loss.clone().into_scalar::<f32>()
-            );
-        }
-        model = step(model, &mut optimizer, loss, 1e-2);
+        model = step(model, &mut optimizer, loss, 1e-2, iteration);
     }
 
     let model = model.valid();

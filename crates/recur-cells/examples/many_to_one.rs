@@ -71,13 +71,7 @@ fn main() {
     for iteration in 1..=300 {
         let (ids, lengths, labels) = batch(&mut rng, 32, &device);
         let loss = loss_fn.forward(model.forward(ids, &lengths), labels);
-        if iteration % 100 == 0 {
-            println!(
-                "step {iteration}: loss {:.4}",
-                loss.clone().into_scalar::<f32>()
-            );
-        }
-        model = step(model, &mut optimizer, loss, 1e-2);
+        model = step(model, &mut optimizer, loss, 1e-2, iteration);
     }
 
     let model = model.valid();

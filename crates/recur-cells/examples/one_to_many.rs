@@ -126,13 +126,7 @@ fn main() {
         let [batch, time, vocab] = logits.dims();
         let targets = padded_ids(&targets, PAD, &device).reshape([batch * time]);
         let loss = loss_fn.forward(logits.reshape([batch * time, vocab]), targets);
-        if iteration % 100 == 0 {
-            println!(
-                "step {iteration}: loss {:.4}",
-                loss.clone().into_scalar::<f32>()
-            );
-        }
-        model = step(model, &mut optimizer, loss, 1e-2);
+        model = step(model, &mut optimizer, loss, 1e-2, iteration);
     }
 
     let model = model.valid();

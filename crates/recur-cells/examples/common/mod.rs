@@ -32,8 +32,20 @@ pub fn padded_ids(rows: &[Vec<usize>], pad: usize, device: &Device) -> Tensor<2,
     Tensor::from_data(TensorData::new(values, [rows.len(), time]), device)
 }
 
-/// One optimiser step on `loss`.
-pub fn step<M: Module>(model: M, optimizer: &mut ModuleOptimizer, loss: Tensor<1>, lr: f64) -> M {
+/// One optimiser step on `loss`; every 100th iteration also prints the loss.
+pub fn step<M: Module>(
+    model: M,
+    optimizer: &mut ModuleOptimizer,
+    loss: Tensor<1>,
+    lr: f64,
+    iteration: usize,
+) -> M {
+    if iteration.is_multiple_of(100) {
+        println!(
+            "step {iteration}: loss {:.4}",
+            loss.clone().into_scalar::<f32>()
+        );
+    }
     let grads = GradientsParams::from_grads(loss.backward(), &model);
     optimizer.step(lr, model, grads)
 }
