@@ -286,12 +286,9 @@ fn train(args: TrainArgs) -> Result<(), String> {
         progress.finish();
 
         let train_loss = loss_sum / batches.max(1) as f64;
-        let valid_loss = evaluate(
-            &model.valid(),
-            valid_tokens,
-            &config,
-            &args.backend.device(),
-        )?;
+        // One autodiff-free copy serves validation and the sample.
+        let (inference, plain) = (model.valid(), args.backend.device());
+        let valid_loss = evaluate(&inference, valid_tokens, &config, &plain)?;
         let bpc = recur_eval::bits_per_char(valid_loss);
         eprintln!(
             "epoch {epoch}: train loss {train_loss:.4}, valid loss {valid_loss:.4} nats ({bpc:.3} bits/char)"
@@ -309,13 +306,13 @@ fn train(args: TrainArgs) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         plot(&run)?;
         let text = generate(
-            &model.valid(),
+            &inference,
             &vocab,
             "\n",
             300,
             0.8,
             config.seed + epoch as u64,
-            &args.backend.device(),
+            &plain,
         )?;
         std::fs::write(run.samples().join(format!("epoch-{epoch:03}.txt")), &text)
             .map_err(|e| format!("{}: {e}", run.samples().display()))?;
