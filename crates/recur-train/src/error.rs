@@ -42,6 +42,15 @@ pub enum TrainError {
         /// The header in the file.
         found: String,
     },
+    /// A chart was given inconsistent data (e.g. a heatmap whose value
+    /// count is not rows x columns).
+    #[error("{path}: {message}")]
+    Plot {
+        /// The PNG that was to be written.
+        path: PathBuf,
+        /// What is inconsistent.
+        message: String,
+    },
     /// A line of a metrics file is malformed.
     #[error("{path}:{line}: {message}")]
     Csv {

@@ -158,6 +158,120 @@ pub fn line_chart(
     write_atomic(path.as_ref(), &png)
 }
 
+/// A grid of values to draw as coloured cells, e.g. attention weights
+/// (output words x source words) or an NTM's weightings (time x memory
+/// location).
+#[derive(Debug, Clone, Copy)]
+pub struct Heatmap<'a> {
+    /// The title above the grid.
+    pub title: &'a str,
+    /// The values, row-major: `rows * cols` of them.
+    pub values: &'a [f32],
+    /// Number of rows (drawn top to bottom).
+    pub rows: usize,
+    /// Number of columns (drawn left to right).
+    pub cols: usize,
+    /// One label per row, drawn left of the grid, or empty for none.
+    pub row_labels: &'a [String],
+    /// One label per column, drawn vertically above the grid, or empty for
+    /// none.
+    pub col_labels: &'a [String],
+    /// The values drawn white and darkest blue; `None` uses the finite
+    /// minimum and maximum of `values`.
+    pub range: Option<(f32, f32)>,
+}
+
+/// The colour of the highest value of a heatmap (lower values fade
+/// linearly to white); non-finite values are drawn grey.
+pub const HEAT_HIGH: [u8; 3] = [8, 48, 107];
+/// The colour of a non-finite value in a heatmap.
+pub const HEAT_NAN: [u8; 3] = [160, 160, 160];
+
+/// Draws `map` as a grid of square cells (2 to 28 pixels, as large as fits
+/// about 800 x 600 pixels), with its labels, its title and the value range
+/// in a line below, and writes it atomically as an RGB PNG at `path`.
+///
+/// Labels are drawn only where their cells are tall (rows) or wide
+/// (columns) enough to separate them: every k-th label otherwise.
+pub fn heatmap(map: &Heatmap<'_>, path: impl AsRef<Path>) -> Result<(), TrainError> {
+    let path = path.as_ref();
+    let invalid = |message: String| TrainError::Plot {
+        path: path.to_path_buf(),
+        message,
+    };
+    if map.values.len() != map.rows * map.cols {
+        return Err(invalid(format!(
+            "heatmap has {} values for {} x {} cells",
+            map.values.len(),
+            map.rows,
+            map.cols
+        )));
+    }
+    for (what, labels, n) in [
+        ("row", map.row_labels, map.rows),
+        ("column", map.col_labels, map.cols),
+    ] {
+        if !labels.is_empty() && labels.len() != n {
+            return Err(invalid(format!(
+                "heatmap has {} {what} labels for {n} {what}s",
+                labels.len()
+            )));
+        }
+    }
+    let (lo, hi) = map.range.unwrap_or_else(|| {
+        map.values
+            .iter()
+            .filter(|v| v.is_finite())
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+                (lo.min(v), hi.max(v))
+            })
+    });
+    let (lo, hi) = if lo <= hi { (lo, hi) } else { (0.0, 1.0) };
+
+    let (rows, cols) = (map.rows.max(1) as i64, map.cols.max(1) as i64);
+    let cell = (800 / cols).min(600 / rows).clamp(2, 28);
+    let widest = |labels: &[String]| labels.iter().map(|l| text_width(l, 1)).max().unwrap_or(0);
+    let left = 10 + widest(map.row_labels) + 6;
+    let top = 36 + widest(map.col_labels) + 6;
+    let width = (left + cols * cell + 10).max(text_width(map.title, 2) + 20);
+    let height = top + rows * cell + 24;
+    let mut canvas = Canvas::new(width as u32, height as u32);
+
+    for (i, &v) in map.values.iter().enumerate() {
+        let (r, c) = (i as i64 / cols, i as i64 % cols);
+        let colour = if v.is_finite() {
+            let t = if hi > lo {
+                ((v - lo) / (hi - lo)).clamp(0.0, 1.0)
+            } else {
+                1.0
+            };
+            let fade = |high: u8| (255.0 - t * (255.0 - high as f32)).round() as u8;
+            [fade(HEAT_HIGH[0]), fade(HEAT_HIGH[1]), fade(HEAT_HIGH[2])]
+        } else {
+            HEAT_NAN
+        };
+        canvas.rect(left + c * cell, top + r * cell, cell, cell, colour);
+    }
+    canvas.frame(left - 1, top - 1, cols * cell + 2, rows * cell + 2, BLACK);
+
+    // every `step`-th label, so labels (8 pixels a line) never overlap
+    let step = |cell: i64| ((8 + cell - 1) / cell) as usize;
+    for (r, label) in map.row_labels.iter().enumerate().step_by(step(cell)) {
+        let y = top + r as i64 * cell + (cell - 7) / 2;
+        canvas.text(left - 6 - text_width(label, 1), y, label, 1, BLACK);
+    }
+    for (c, label) in map.col_labels.iter().enumerate().step_by(step(cell)) {
+        let x = left + c as i64 * cell + (cell - 7) / 2;
+        canvas.vertical_text(x, top - 6, label, BLACK);
+    }
+    canvas.text(10, 10, map.title, 2, BLACK);
+    let scale = format!("white = {lo:.3}, blue = {hi:.3}");
+    canvas.text(left, top + rows * cell + 9, &scale, 1, BLACK);
+
+    let png = encode_png(width as u32, height as u32, &canvas.pixels);
+    write_atomic(path, &png)
+}
+
 /// `(min, max)` with room: an empty range becomes 0..1, a single value `v`
 /// becomes `v ± max(|v|/10, 0.5)`, and otherwise `pad` of the span is added
 /// on each side.
@@ -294,6 +408,20 @@ impl Canvas {
                 for col in 0..5 {
                     if bits & (0x10 >> col) != 0 {
                         self.rect(gx + col * scale, y + r as i64 * scale, scale, scale, c);
+                    }
+                }
+            }
+        }
+    }
+    /// Text in the 5x7 font turned a quarter anticlockwise, read bottom to
+    /// top: its first character ends at row `y_end`, the glyphs' tops face
+    /// column `x`.
+    fn vertical_text(&mut self, x: i64, y_end: i64, text: &str, c: [u8; 3]) {
+        for (i, ch) in text.chars().enumerate() {
+            for (r, bits) in glyph(ch).iter().enumerate() {
+                for col in 0..5 {
+                    if bits & (0x10 >> col) != 0 {
+                        self.set(x + r as i64, y_end - (i as i64 * 6 + col), c);
                     }
                 }
             }

@@ -225,3 +225,69 @@ fn unwritable_path_names_the_file() {
     let err = plot::line_chart(&[], "t", &path).unwrap_err().to_string();
     assert!(err.contains("x.png"), "{err}");
 }
+
+#[test]
+fn heatmap_cells_labels_and_errors() {
+    let dir = scratch("plot-heatmap");
+    let path = dir.join("attention.png");
+    // 2 x 3 attention: each row's maximum on a different source word
+    let values = [0.1, 0.9, 0.0, 0.0, 0.2, 0.8];
+    let rows = ["the".to_string(), "cat".to_string()];
+    let cols = ["die".to_string(), "Katze".to_string(), "<end>".to_string()];
+    let map = plot::Heatmap {
+        title: "attention",
+        values: &values,
+        rows: 2,
+        cols: 3,
+        row_labels: &rows,
+        col_labels: &cols,
+        range: Some((0.0, 1.0)),
+    };
+    plot::heatmap(&map, &path).unwrap();
+    let image = decode(&path);
+    // 28-pixel cells: no value is 1.0, so the darkest blue is absent, and a
+    // 0.0 cell is pure white 28 x 28 (plus white canvas elsewhere)
+    assert_eq!(image.count(plot::HEAT_HIGH), 0);
+    let fade = |t: f32| -> [u8; 3] {
+        let f = |h: u8| (255.0 - t * (255.0 - h as f32)).round() as u8;
+        let [r, g, b] = plot::HEAT_HIGH;
+        [f(r), f(g), f(b)]
+    };
+    assert_eq!(image.count(fade(0.9)), 28 * 28);
+    assert_eq!(image.count(fade(0.8)), 28 * 28);
+    assert_eq!(image.count(fade(0.2)), 28 * 28);
+    // labels are drawn in black, left of and above the grid
+    assert!(image.count([0, 0, 0]) > 100);
+
+    // a NaN is grey; the default range is the values' own
+    plot::heatmap(
+        &plot::Heatmap {
+            values: &[0.0, f32::NAN, 2.0, 4.0],
+            rows: 2,
+            cols: 2,
+            row_labels: &[],
+            col_labels: &[],
+            range: None,
+            ..map
+        },
+        &path,
+    )
+    .unwrap();
+    let image = decode(&path);
+    assert_eq!(image.count(plot::HEAT_NAN), 28 * 28);
+    assert_eq!(image.count(plot::HEAT_HIGH), 28 * 28);
+    assert_eq!(image.count(fade(0.5)), 28 * 28);
+
+    let wrong = plot::Heatmap {
+        values: &values[..5],
+        ..map
+    };
+    let message = plot::heatmap(&wrong, &path).unwrap_err().to_string();
+    assert!(message.contains("5 values for 2 x 3 cells"), "{message}");
+    let wrong = plot::Heatmap {
+        row_labels: &rows[..1],
+        ..map
+    };
+    let message = plot::heatmap(&wrong, &path).unwrap_err().to_string();
+    assert!(message.contains("1 row labels for 2 rows"), "{message}");
+}
