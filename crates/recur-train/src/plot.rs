@@ -233,7 +233,10 @@ pub fn heatmap(map: &Heatmap<'_>, path: impl AsRef<Path>) -> Result<(), TrainErr
     let widest = |labels: &[String]| labels.iter().map(|l| text_width(l, 1)).max().unwrap_or(0);
     let left = 10 + widest(map.row_labels) + 6;
     let top = 36 + widest(map.col_labels) + 6;
-    let width = (left + cols * cell + 10).max(text_width(map.title, 2) + 20);
+    let scale = format!("white = {lo:.3}, blue = {hi:.3}");
+    let width = (left + cols * cell + 10)
+        .max(text_width(map.title, 2) + 20)
+        .max(left + text_width(&scale, 1) + 10);
     let height = top + rows * cell + 24;
     let mut canvas = Canvas::new(width as u32, height as u32);
 
@@ -265,7 +268,6 @@ pub fn heatmap(map: &Heatmap<'_>, path: impl AsRef<Path>) -> Result<(), TrainErr
         canvas.vertical_text(x, top - 6, label, BLACK);
     }
     canvas.text(10, 10, map.title, 2, BLACK);
-    let scale = format!("white = {lo:.3}, blue = {hi:.3}");
     canvas.text(left, top + rows * cell + 9, &scale, 1, BLACK);
 
     let png = encode_png(width as u32, height as u32, &canvas.pixels);

@@ -270,10 +270,10 @@ fn heatmap_cells_labels_and_errors() {
             range: None,
             ..map
         },
-        &path,
+        dir.join("nan.png"),
     )
     .unwrap();
-    let image = decode(&path);
+    let image = decode(&dir.join("nan.png"));
     assert_eq!(image.count(plot::HEAT_NAN), 28 * 28);
     assert_eq!(image.count(plot::HEAT_HIGH), 28 * 28);
     assert_eq!(image.count(fade(0.5)), 28 * 28);
