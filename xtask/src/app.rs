@@ -19,12 +19,18 @@ pub struct AppArgs {
 enum System {
     /// The character-level language model (apps/charlm).
     Charlm,
+    /// Image captioning (apps/caption).
+    Caption,
+    /// Neural machine translation with attention (apps/translate).
+    Translate,
 }
 
 impl System {
     fn package(self) -> &'static str {
         match self {
             System::Charlm => "charlm",
+            System::Caption => "caption",
+            System::Translate => "translate",
         }
     }
 }

@@ -1,0 +1,190 @@
+//! `caption features`: a folder of images -> `features.npy` (EfficientNet-Lite0's
+//! pooled 1280-d features, one float32 row per image) + `images.txt` (the
+//! image of each row) + `image_captions.token` when the folder comes with
+//! captions: the layout `caption train --features` reads, so any captioned
+//! photo collection on disk (Flickr8k/30k, COCO, Tux Paint's stamps) trains
+//! the same way.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use recur_data::read_flickr_captions;
+use recur_train::Backend;
+use recur_vision::{EfficientNetLite0, load_images};
+
+/// Flags of `caption features`.
+#[derive(Args, Debug)]
+pub struct FeaturesArgs {
+    /// Folder of PNG/JPEG images.
+    #[arg(long)]
+    images: PathBuf,
+    /// Folder to write `features.npy`, `images.txt` (and
+    /// `image_captions.token`) into; created if missing.
+    #[arg(long)]
+    out: PathBuf,
+    /// Captions in Flickr's `name.jpg#k<TAB>caption` layout. By default
+    /// `image_captions.token` in the image folder or beside it, if there is
+    /// one. With captions, the rows follow the order in which images first
+    /// appear in them (what the caption reader expects) and only captioned
+    /// images are encoded; without, every image in name order.
+    #[arg(long)]
+    captions: Option<PathBuf>,
+    /// EfficientNet-Lite0's weights (`cargo xtask data fetch efficientnet-lite0`).
+    #[arg(
+        long,
+        default_value = "datasets/cache/efficientnet-lite0/efficientnet-lite0.pth"
+    )]
+    weights: PathBuf,
+    /// Where the network runs.
+    #[arg(long, default_value = "ndarray")]
+    backend: Backend,
+    /// Images per forward pass.
+    #[arg(long, default_value_t = 16)]
+    batch_size: usize,
+}
+
+/// Runs `caption features`.
+pub fn run(args: FeaturesArgs) -> Result<(), String> {
+    if !args.weights.is_file() {
+        return Err(format!(
+            "{}: no such file (run `cargo xtask data fetch efficientnet-lite0`)",
+            args.weights.display()
+        ));
+    }
+    let captions = args
+        .captions
+        .clone()
+        .or_else(|| find_captions(&args.images));
+    let names = match &captions {
+        Some(path) => captioned_images(path, &args.images)?,
+        None => image_names(&args.images)?,
+    };
+    if names.is_empty() {
+        return Err(format!("{}: no PNG or JPEG images", args.images.display()));
+    }
+    let device = args.backend.device();
+    let net = EfficientNetLite0::load(&args.weights, &device).map_err(|e| e.to_string())?;
+    let batch_size = args.batch_size.max(1);
+    let mut rows: Vec<f32> = Vec::with_capacity(names.len() * 1280);
+    let mut columns = 0;
+    for (i, batch) in names.chunks(batch_size).enumerate() {
+        let paths: Vec<PathBuf> = batch.iter().map(|name| args.images.join(name)).collect();
+        let images = load_images(&paths, &device).map_err(|e| e.to_string())?;
+        let pooled = net.features(images).pooled;
+        columns = pooled.dims()[1];
+        let values = pooled
+            .into_data()
+            .to_vec::<f32>()
+            .map_err(|e| format!("reading features back from the device: {e:?}"))?;
+        rows.extend(values);
+        eprint!(
+            "\rfeatures: {}/{} images",
+            (i * batch_size + batch.len()),
+            names.len()
+        );
+    }
+    eprintln!();
+
+    std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    let npy = args.out.join("features.npy");
+    write_file(&npy, &npy_bytes(&rows, names.len(), columns))?;
+    let list = args.out.join("images.txt");
+    let mut text = names.join("\n");
+    text.push('\n');
+    write_file(&list, text.as_bytes())?;
+    let mut wrote = format!("{} and {}", npy.display(), list.display());
+    if let Some(path) = &captions {
+        let token = args.out.join("image_captions.token");
+        if std::fs::canonicalize(path).ok() != std::fs::canonicalize(&token).ok() {
+            let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            write_file(&token, &text)?;
+        }
+        wrote.push_str(&format!(" and {}", token.display()));
+    }
+    eprintln!(
+        "wrote {wrote} ({} images x {columns} features)",
+        names.len()
+    );
+    Ok(())
+}
+
+/// `image_captions.token` in `images` or its parent folder (Tux Paint's
+/// layout is `tuxpaint/{images/, image_captions.token}`).
+fn find_captions(images: &Path) -> Option<PathBuf> {
+    [Some(images), images.parent()]
+        .into_iter()
+        .flatten()
+        .map(|dir| dir.join("image_captions.token"))
+        .find(|path| path.is_file())
+}
+
+/// The captioned images in order of first appearance; each must be a file
+/// in `images`.
+fn captioned_images(captions: &Path, images: &Path) -> Result<Vec<String>, String> {
+    let lines = read_flickr_captions(captions).map_err(|e| e.to_string())?;
+    let mut seen = HashSet::new();
+    let mut names = Vec::new();
+    for (line, caption) in lines.into_iter().enumerate() {
+        if seen.insert(caption.image.clone()) {
+            if !images.join(&caption.image).is_file() {
+                return Err(format!(
+                    "{}:{}: image {} is not in {}",
+                    captions.display(),
+                    line + 1,
+                    caption.image,
+                    images.display()
+                ));
+            }
+            names.push(caption.image);
+        }
+    }
+    Ok(names)
+}
+
+/// The PNG and JPEG files in `images`, sorted by name.
+fn image_names(images: &Path) -> Result<Vec<String>, String> {
+    let entries = std::fs::read_dir(images).map_err(|e| format!("{}: {e}", images.display()))?;
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter(|entry| entry.path().is_file())
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .filter(|name| {
+            let lower = name.to_lowercase();
+            [".png", ".jpg", ".jpeg"]
+                .iter()
+                .any(|ext| lower.ends_with(ext))
+        })
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// A float32 `[rows, columns]` matrix in NumPy's `.npy` format (version 1.0,
+/// little-endian, C order), as `recur_data::read_npy` reads it.
+fn npy_bytes(values: &[f32], rows: usize, columns: usize) -> Vec<u8> {
+    let mut header =
+        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {columns}), }}");
+    // Magic (6) + version (2) + length (2) + header + '\n': a multiple of 64.
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = Vec::with_capacity(10 + header.len() + values.len() * 4);
+    bytes.extend_from_slice(b"\x93NUMPY\x01\x00");
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    for value in values {
+        bytes.extend_from_slice(&value.to_le_bytes());
+    }
+    bytes
+}
+
+/// Writes through a temporary file, so a half-written output never remains.
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    let temporary = PathBuf::from(temporary);
+    std::fs::write(&temporary, bytes).map_err(|e| format!("{}: {e}", temporary.display()))?;
+    std::fs::rename(&temporary, path).map_err(|e| format!("{}: {e}", path.display()))
+}
