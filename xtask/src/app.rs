@@ -1,4 +1,4 @@
-//! `cargo xtask train <system>` and `cargo xtask sample <system>`: run a
+//! `cargo xtask train|sample|eval <system>`: run a
 //! system's app with the dev profile, whose dependencies (burn included) are
 //! optimised and shared with the tests, so nothing is built twice.
 
@@ -19,6 +19,8 @@ pub struct AppArgs {
 enum System {
     /// The character-level language model (apps/charlm).
     Charlm,
+    /// The Neural Turing Machine (apps/ntm).
+    Ntm,
     /// Image captioning (apps/caption).
     Caption,
     /// Neural machine translation with attention (apps/translate).
@@ -29,6 +31,7 @@ impl System {
     fn package(self) -> &'static str {
         match self {
             System::Charlm => "charlm",
+            System::Ntm => "ntm",
             System::Caption => "caption",
             System::Translate => "translate",
         }

@@ -35,6 +35,8 @@ enum Command {
     Train(app::AppArgs),
     /// Generate from a trained run: `sample charlm --run DIR [--prime TEXT] ...`.
     Sample(app::AppArgs),
+    /// Evaluate a trained run: `eval ntm --run DIR --length 40`.
+    Eval(app::AppArgs),
 }
 
 fn main() {
@@ -45,6 +47,7 @@ fn main() {
         Command::Data(args) => data::run(args),
         Command::Train(args) => app::run("train", args),
         Command::Sample(args) => app::run("sample", args),
+        Command::Eval(args) => app::run("eval", args),
     };
     if let Err(message) = result {
         eprintln!("error: {message}");
