@@ -15,6 +15,10 @@ const EXAMPLES: [(&str, &str); 3] = [
 pub fn run() -> Result<(), String> {
     exec(cargo().args(["fmt", "--all", "--check"]))?;
     ensure_vulkan_driver()?;
+    // recur-vision's test runs the pretrained network against PyTorch's
+    // outputs: it needs the weights, which are too large to commit.
+    let python = std::env::var("RECUR_PYTHON").unwrap_or_else(|_| "python3".into());
+    crate::vision::fetch_efficientnet_lite0(&python)?;
     // One dev-profile build serves the tests, doctests and examples.
     exec(cargo().args(["test", "--workspace"]))?;
     for (package, example) in EXAMPLES {

