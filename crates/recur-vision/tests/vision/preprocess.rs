@@ -19,7 +19,7 @@ fn wide_image_is_resized_and_centre_cropped() {
     for backend in Backend::for_tests() {
         let tensor = image_tensor(&image, &backend.device());
         assert_eq!(tensor.dims(), [3, IMAGE_SIZE, IMAGE_SIZE], "{backend}");
-        let values = tensor.into_data().to_vec::<f32>().unwrap();
+        let values = tensor.into_data().try_to_vec::<f32>().unwrap();
         let at = |c: usize, y: usize, x: usize| values[(c * IMAGE_SIZE + y) * IMAGE_SIZE + x];
         // Normalised (x - 127) / 128: black -> -0.992, white -> 1.0.
         assert!((at(0, 100, 0) + 127.0 / 128.0).abs() < 1e-6, "{backend}");
