@@ -38,6 +38,10 @@ enum Dataset {
     /// Tux Paint's stamps (Debian `tuxpaint-stamps-default`, GPL-2): ~800
     /// drawings with English captions, in Flickr's captions layout.
     Tuxpaint,
+    /// German-English sentence pairs from the Ding dictionary (Debian
+    /// `trans-de-en`, GPL-2+), split into train/valid/test, plus the short
+    /// pairs the embedded `datasets/de-en-short/` copies.
+    DeEn,
 }
 
 pub fn run(args: DataArgs) -> Result<(), String> {
@@ -54,6 +58,10 @@ pub fn run(args: DataArgs) -> Result<(), String> {
             name: Dataset::Tuxpaint,
             ..
         } => crate::vision::fetch_tuxpaint(),
+        DataCommand::Fetch {
+            name: Dataset::DeEn,
+            ..
+        } => crate::translate::fetch_de_en(),
     }
 }
 

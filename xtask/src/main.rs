@@ -6,6 +6,7 @@ mod app;
 mod bench;
 mod ci;
 mod data;
+mod translate;
 mod util;
 mod vision;
 
@@ -41,6 +42,8 @@ enum Command {
     Sample(app::AppArgs),
     /// Evaluate a trained run: `eval ntm --run DIR --length 40`.
     Eval(app::AppArgs),
+    /// Translate with a trained run: `translate --run DIR "sentence" [--beam K]`.
+    Translate(translate::TranslateArgs),
 }
 
 fn main() {
@@ -51,8 +54,9 @@ fn main() {
         Command::Data(args) => data::run(args),
         Command::Train(args) => app::run("train", args),
         Command::Sample(args) => app::run("sample", args),
-        Command::Features(args) => vision::features(args),
         Command::Eval(args) => app::run("eval", args),
+        Command::Translate(args) => translate::translate(args),
+        Command::Features(args) => vision::features(args),
     };
     if let Err(message) = result {
         eprintln!("error: {message}");
