@@ -18,9 +18,10 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-/// The score given to padded positions before the softmax: finite, so a
+/// The score added at padded positions before the softmax: finite, so a
 /// fully padded row cannot produce NaN, and low enough that `exp` of it
-/// underflows to exactly 0.
+/// underflows to exactly 0 (real scores are many orders of magnitude
+/// smaller).
 const MASKED_SCORE: f32 = -1.0e9;
 
 /// Per-source state, computed once per source sequence by [`Attention::keys`]
@@ -32,8 +33,12 @@ pub struct Keys {
     /// The keys as the score compares them with a query,
     /// `[batch, src_len, features]` (`features` depends on the attention).
     pub projected: Tensor<3>,
-    /// `[batch, src_len]`, true at real positions; `None`: all are real.
-    pub mask: Option<Tensor<2, Bool>>,
+    /// Added to the scores before the softmax, `[batch, src_len]`: 0 at
+    /// real positions, a large negative number at padding (`None`: no
+    /// padding). Kept as floats rather than the boolean mask because
+    /// selecting rows of boolean tensors (beam search) is not supported by
+    /// every backend (burn-flex 0.22).
+    pub padding: Option<Tensor<2>>,
 }
 
 impl Keys {
@@ -49,7 +54,10 @@ impl Keys {
         Keys {
             values: self.values.clone().select(0, indices.clone()),
             projected: self.projected.clone().select(0, indices.clone()),
-            mask: self.mask.clone().map(|mask| mask.select(0, indices)),
+            padding: self
+                .padding
+                .clone()
+                .map(|padding| padding.select(0, indices)),
         }
     }
 }
@@ -81,8 +89,8 @@ pub trait Attention {
 /// The masked softmax of `scores` (`[batch, src_len]`) and the context it
 /// weights: the part every attention shares.
 fn weigh(scores: Tensor<2>, keys: &Keys) -> Attended {
-    let scores = match &keys.mask {
-        Some(mask) => scores.mask_fill(mask.clone().bool_not(), MASKED_SCORE),
+    let scores = match &keys.padding {
+        Some(padding) => scores + padding.clone(),
         None => scores,
     };
     let weights = softmax(scores, 1);
@@ -94,6 +102,12 @@ fn weigh(scores: Tensor<2>, keys: &Keys) -> Attended {
         .matmul(keys.values.clone())
         .reshape([batch, key_dim]);
     Attended { context, weights }
+}
+
+/// The score added at each position: 0 where `mask` is true, [`MASKED_SCORE`]
+/// where it is false.
+fn padding_scores(mask: Option<Tensor<2, Bool>>) -> Option<Tensor<2>> {
+    mask.map(|mask| mask.bool_not().float() * MASKED_SCORE)
 }
 
 /// `[batch, src_len, features] · [batch, features]` -> `[batch, src_len]`.
@@ -148,7 +162,7 @@ impl Attention for Additive {
         Keys {
             projected: self.key.forward(encoder.clone()),
             values: encoder,
-            mask,
+            padding: padding_scores(mask),
         }
     }
 
@@ -199,7 +213,7 @@ impl Attention for Dot {
         Keys {
             values: encoder,
             projected,
-            mask,
+            padding: padding_scores(mask),
         }
     }
 
@@ -241,7 +255,7 @@ impl Attention for General {
         Keys {
             projected: self.key.forward(encoder.clone()),
             values: encoder,
-            mask,
+            padding: padding_scores(mask),
         }
     }
 

@@ -198,7 +198,7 @@ fn a_tiny_model_learns_to_reverse_sequences() {
     for backend in backends() {
         // wgpu runs on a software driver here: a smaller task.
         let (count, steps, tie) = match backend {
-            recur_train::Backend::Wgpu => (4, 80, true),
+            recur_train::Backend::Wgpu => (4, 60, true),
             _ => (24, 150, false),
         };
         let pairs = reverse_task(count, 4, 7);
