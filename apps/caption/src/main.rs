@@ -81,9 +81,11 @@ struct Config {
     /// Image encoder (default: cnn on shapes, features with --features).
     #[arg(long, value_enum)]
     encoder: Option<EncoderKind>,
-    /// Soft attention over the CNN's feature grid (show, attend and tell).
-    #[arg(long)]
-    attention: bool,
+    /// Soft attention over the CNN's feature grid (show, attend and tell):
+    /// `--attention` or `--attention true` turns it on, `--attention false`
+    /// gives plain show-and-tell (default: on with the CNN, which has a grid).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    attention: Option<bool>,
     /// Keep words seen at least this often in the training captions.
     #[arg(long, default_value_t = 2)]
     min_count: u64,
@@ -94,7 +96,7 @@ struct Config {
     #[arg(long, default_value_t = 128)]
     hidden: usize,
     /// Channels of the CNN's first convolution (then 2x and 4x).
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 8)]
     channels: usize,
     /// Hidden units of the attention score.
     #[arg(long, default_value_t = 64)]
@@ -208,6 +210,12 @@ impl Config {
         })
     }
 
+    /// Whether the decoder attends, its default resolved from the encoder.
+    fn attends(&self) -> bool {
+        self.attention
+            .unwrap_or(self.encoder_kind() == EncoderKind::Cnn)
+    }
+
     /// The data set: precomputed features, or the generated shapes.
     fn data(&self) -> Result<CaptionData, String> {
         match &self.features {
@@ -253,7 +261,7 @@ impl Config {
                 return Err("--encoder pretrained: run `cargo xtask features` on an image folder and train with --features DIR".into());
             }
         };
-        let grid = self.attention.then(|| 4 * self.channels);
+        let grid = self.attends().then(|| 4 * self.channels);
         let decoder = CaptionDecoderConfig::new(vocab.len())
             .with_embed(self.embed)
             .with_hidden(self.hidden)
@@ -296,6 +304,7 @@ fn train(args: TrainArgs) -> Result<(), String> {
         None => {
             let mut config = args.config.clone();
             config.encoder = Some(config.encoder_kind());
+            config.attention = Some(config.attends());
             (None, config)
         }
     };
@@ -330,7 +339,7 @@ fn train(args: TrainArgs) -> Result<(), String> {
         vocab.len(),
         config.min_count,
         config.encoder_kind(),
-        if config.attention { " + attention" } else { "" },
+        if config.attends() { " + attention" } else { "" },
         model.num_params(),
         args.backend,
     );

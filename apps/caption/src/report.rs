@@ -191,7 +191,7 @@ fn page(
         "<h1>{}</h1>\n<p>encoder {:?}{}; <a href=\"samples/test.txt\">all test captions</a>, <a href=\"results.json\">BLEU</a>, <a href=\"plots/loss.png\">loss curve</a></p>\n<table>\n<tr><th>image</th><th>generated (greedy, beam {})</th><th>references</th></tr>",
         escape(&run.path().display().to_string()),
         config.encoder_kind(),
-        if config.attention {
+        if config.attends() {
             " with soft attention"
         } else {
             ""

@@ -40,7 +40,7 @@ pub struct CaptionData {
     /// The images, in the order of the rows of `inputs`.
     pub images: Vec<CaptionedImage>,
     /// What the image encoder reads, row-major `[images, input_size]`:
-    /// pixels (channels first) or precomputed features.
+    /// pixels (row-major, RGB interleaved) or precomputed features.
     pub inputs: Vec<f32>,
     /// Values per image in `inputs`.
     pub input_size: usize,

@@ -159,38 +159,17 @@ impl CaptionDecoder {
     /// - encoded: the images, `embedding` `[batch, embed]` (and `grid`
     ///   `[batch, locations, channels]` with attention)
     /// - tokens: `[batch, time]`, `<start>` and the caption's words, padded
-    /// - lengths: real tokens per row (`[batch]`); the logits past them are
-    ///   unspecified, mask them out of the loss
+    ///
+    /// Logits past a row's real tokens are unspecified: mask them out of
+    /// the loss.
     ///
     /// Returns logits `[batch, time, vocab]`: position `t` scores the token
     /// after `tokens[:, t]`.
-    pub fn forward(
-        &self,
-        encoded: Encoded,
-        tokens: Tensor<2, Int>,
-        lengths: &[usize],
-    ) -> DecoderOutput {
+    pub fn forward(&self, encoded: Encoded, tokens: Tensor<2, Int>) -> DecoderOutput {
         let [batch, time] = tokens.dims();
         let words = self.embedding.forward(tokens);
-        if self.attention.is_none() {
-            // The whole sequence in one fused recurrence: image, then words.
-            let image = encoded.embedding.unsqueeze_dim::<3>(1);
-            let lengths: Vec<usize> = lengths.iter().map(|&l| l + 1).collect();
-            let out = self
-                .rnn
-                .forward(
-                    Tensor::cat(vec![image, words], 1),
-                    Some(lengths.as_slice()),
-                    None,
-                )
-                .expect("the embedding size is the LSTM's input size and lengths fit the batch");
-            let hidden = out.output.narrow(1, 1, time);
-            return DecoderOutput {
-                logits: self.output.forward(hidden),
-                attention: None,
-            };
-        }
-        // With attention each step's input depends on the previous state.
+        // One step at a time, as decoding runs: with attention each step's
+        // input depends on the previous state.
         let [_, _, embed] = words.dims();
         let mut state = self.start(encoded);
         let (mut hidden, mut weights) = (Vec::with_capacity(time), Vec::with_capacity(time));

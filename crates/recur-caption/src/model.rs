@@ -37,15 +37,12 @@ impl CaptionModel {
     ///
     /// - inputs: `[batch, input]`, one image per row
     /// - tokens: `[batch, time]`, `<start>` and the words, padded
-    /// - lengths: real tokens per row
     pub fn forward(
         &self,
         inputs: Tensor<2>,
         tokens: Tensor<2, burn::tensor::Int>,
-        lengths: &[usize],
     ) -> DecoderOutput {
-        self.decoder
-            .forward(self.encoder.encode(inputs), tokens, lengths)
+        self.decoder.forward(self.encoder.encode(inputs), tokens)
     }
 
     /// The training loss of a batch: masked cross-entropy of every word and
@@ -63,12 +60,7 @@ impl CaptionModel {
         let tokens = ids.clone().narrow(1, 0, time - 1);
         let targets = ids.narrow(1, 1, time - 1);
         let mask = captions.mask(&device).narrow(1, 1, time - 1);
-        let lengths: Vec<usize> = captions
-            .lengths
-            .iter()
-            .map(|&l| l.saturating_sub(1))
-            .collect();
-        let output = self.forward(inputs, tokens, &lengths);
+        let output = self.forward(inputs, tokens);
         debug_assert_eq!(output.logits.dims()[0], batch);
         masked_cross_entropy(output.logits, targets, mask)
     }

@@ -115,9 +115,9 @@ impl Scene {
     }
 }
 
-/// Generates the data set: pictures as model inputs (channels first, values
-/// `pixel / 255 - 0.5`, one row of `3 * side * side` per picture), the
-/// pictures themselves, and two captions each.
+/// Generates the data set: pictures as model inputs (row-major, RGB
+/// interleaved, values `pixel / 255 - 0.5`, one row of `side * side * 3`
+/// per picture), the pictures themselves, and two captions each.
 pub fn generate(config: &ShapesConfig) -> CaptionData {
     let mut rng = SplitMix64::new(config.seed);
     let side = config.image_size;
@@ -138,7 +138,7 @@ pub fn generate(config: &ShapesConfig) -> CaptionData {
                 }
             };
             let picture = draw(&scene, side, &mut rng);
-            inputs.extend(planar(&picture));
+            inputs.extend(normalise(&picture));
             images.push(CaptionedImage {
                 name: format!("shapes-{:05}.png", images.len()),
                 split,
@@ -228,12 +228,7 @@ fn covers(shape: &str, dx: f32, dy: f32, radius: f32) -> bool {
     }
 }
 
-/// Interleaved RGB bytes to channels-first values `pixel / 255 - 0.5`.
-fn planar(picture: &Picture) -> Vec<f32> {
-    let pixels = picture.width * picture.height;
-    (0..3)
-        .flat_map(|channel| {
-            (0..pixels).map(move |p| picture.rgb[p * 3 + channel] as f32 / 255.0 - 0.5)
-        })
-        .collect()
+/// RGB bytes to model inputs `pixel / 255 - 0.5` (same layout).
+fn normalise(picture: &Picture) -> impl Iterator<Item = f32> + '_ {
+    picture.rgb.iter().map(|&v| v as f32 / 255.0 - 0.5)
 }
