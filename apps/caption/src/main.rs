@@ -7,8 +7,10 @@
 //! cargo xtask train caption --features DIR [--split dataset.json]
 //! cargo xtask train caption --resume runs/caption/<timestamp>
 //! cargo run -p caption -- caption --run runs/caption/<timestamp> [--beam 3]
+//! cargo run -p caption -- features --images DIR --out DIR   # pretrained CNN features
 //! ```
 
+mod features;
 mod report;
 
 use std::path::{Path, PathBuf};
@@ -53,6 +55,9 @@ enum Command {
     Train(TrainArgs),
     /// Caption the images of a run's data split with its latest checkpoint.
     Caption(CaptionArgs),
+    /// Turn a folder of images into `features.npy` + `image_captions.token`
+    /// with the pretrained EfficientNet-Lite0, for `train --features`.
+    Features(features::FeaturesArgs),
 }
 
 /// Which image encoder the model uses.
@@ -189,6 +194,7 @@ fn main() {
     let result = match cli.command {
         Command::Train(args) => train(args),
         Command::Caption(args) => caption(args),
+        Command::Features(args) => features::run(args),
     };
     if let Err(message) = result {
         eprintln!("error: {message}");
