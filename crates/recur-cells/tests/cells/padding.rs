@@ -120,3 +120,47 @@ fn dropout_acts_only_in_training() {
         run(&inference),
     );
 }
+
+/// Gradients flow through a hand-stepped cell as through the sequence
+/// layer: to every input step (the first one too, as a captioning decoder
+/// needs for its image) and to every weight.
+#[test]
+fn cell_steps_backpropagate_like_the_sequence_layer() {
+    for backend in backends() {
+        let device = backend.autodiff_device();
+        for kind in [CellKind::RnnTanh, CellKind::Lstm, CellKind::Gru] {
+            let layer = RecurrentConfig::new(kind, 3, 4).init(&device);
+            let input = normal([2, TIME, 3], 13, &device);
+            let weights = normal([2, 4], 17, &device);
+
+            let whole_input = input.clone().require_grad();
+            let whole = layer
+                .forward(whole_input.clone(), None, None)
+                .expect("forward");
+            let last = whole.output.slice([0..2, TIME - 1..TIME]).reshape([2, 4]);
+            let grads = (last * weights.clone()).sum().backward();
+            let expected_input = whole_input.grad(&grads).expect("input gradient");
+            let expected_weight = layer.cells[0].weight_hh.val().grad(&grads).expect("weight");
+
+            let step_input = input.require_grad();
+            let cell = &layer.cells[0];
+            let mut state = cell.zero_state(2, &device);
+            for t in 0..TIME {
+                let x = step_input.clone().slice([0..2, t..t + 1]).reshape([2, 3]);
+                state = cell.step(x, state);
+            }
+            let grads = (state.h * weights).sum().backward();
+            let what = format!("{backend} {kind}: stepped");
+            assert_close(
+                &format!("{what} input gradient"),
+                step_input.grad(&grads).expect("input gradient"),
+                expected_input,
+            );
+            assert_close(
+                &format!("{what} weight_hh gradient"),
+                cell.weight_hh.val().grad(&grads).expect("weight"),
+                expected_weight,
+            );
+        }
+    }
+}
