@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use recur_data::read_flickr_captions;
-use recur_train::Backend;
+use recur_train::{Backend, Progress};
 use recur_vision::{EfficientNetLite0, load_images};
 
 /// Flags of `caption features`.
@@ -69,7 +69,8 @@ pub fn run(args: FeaturesArgs) -> Result<(), String> {
     let batch_size = args.batch_size.max(1);
     let mut rows: Vec<f32> = Vec::with_capacity(names.len() * 1280);
     let mut columns = 0;
-    for (i, batch) in names.chunks(batch_size).enumerate() {
+    let mut progress = Progress::new(names.len() as u64, "img/s");
+    for batch in names.chunks(batch_size) {
         let paths: Vec<PathBuf> = batch.iter().map(|name| args.images.join(name)).collect();
         let images = load_images(&paths, &device).map_err(|e| e.to_string())?;
         let pooled = net.features(images).pooled;
@@ -79,13 +80,9 @@ pub fn run(args: FeaturesArgs) -> Result<(), String> {
             .try_to_vec::<f32>()
             .map_err(|e| format!("reading features back from the device: {e:?}"))?;
         rows.extend(values);
-        eprint!(
-            "\rfeatures: {}/{} images",
-            (i * batch_size + batch.len()),
-            names.len()
-        );
+        progress.update(batch.len() as u64, batch.len() as u64, None);
     }
-    eprintln!();
+    progress.finish();
 
     std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
     let npy = args.out.join("features.npy");
