@@ -57,9 +57,9 @@ pub fn fetch_de_en() -> Result<(), String> {
     let out = cache().join("de-en");
     for (name, split) in [("train", train), ("valid", valid), ("test", test)] {
         write_split(&out.join(format!("{name}.tsv")), split.iter())?;
-        let short = split.iter().filter(|(de, en)| {
-            words(de) <= SHORT_WORDS && words(en) <= SHORT_WORDS
-        });
+        let short = split
+            .iter()
+            .filter(|(de, en)| words(de) <= SHORT_WORDS && words(en) <= SHORT_WORDS);
         write_split(&out.join(format!("short/{name}.tsv")), short)?;
     }
     eprintln!(
@@ -108,8 +108,10 @@ pub fn sentence_pairs(dictionary: &str) -> Vec<(String, String)> {
         let Some((german, english)) = line.split_once(" :: ") else {
             continue;
         };
-        let (german, english): (Vec<&str>, Vec<&str>) =
-            (german.split(" | ").collect(), english.split(" | ").collect());
+        let (german, english): (Vec<&str>, Vec<&str>) = (
+            german.split(" | ").collect(),
+            english.split(" | ").collect(),
+        );
         if german.len() != english.len() {
             continue;
         }
@@ -176,7 +178,14 @@ pub struct TranslateArgs {
 pub fn translate(args: TranslateArgs) -> Result<(), String> {
     let mut command = cargo();
     command
-        .args(["run", "--quiet", "--package", "translate", "--", "translate"])
+        .args([
+            "run",
+            "--quiet",
+            "--package",
+            "translate",
+            "--",
+            "translate",
+        ])
         .args(&args.args);
     if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
         command.env("XDG_RUNTIME_DIR", std::env::temp_dir());
