@@ -197,18 +197,21 @@ struct Split {
     sources: Vec<Vec<String>>,
 }
 
+/// Tokenised (source, target) sentence pairs.
+type WordPairs = Vec<(Vec<String>, Vec<String>)>;
+
 /// A data folder's three splits, tokenised.
 struct Corpus {
-    train: Vec<(Vec<String>, Vec<String>)>,
-    valid: Vec<(Vec<String>, Vec<String>)>,
-    test: Vec<(Vec<String>, Vec<String>)>,
+    train: WordPairs,
+    valid: WordPairs,
+    test: WordPairs,
 }
 
 impl Corpus {
     /// Reads `train.tsv`, `valid.tsv` and `test.tsv`, dropping pairs with no
     /// word on a side (e.g. a line of punctuation).
     fn read(dir: &Path) -> Result<Corpus, String> {
-        let split = |name: &str| -> Result<Vec<(Vec<String>, Vec<String>)>, String> {
+        let split = |name: &str| -> Result<WordPairs, String> {
             let pairs =
                 read_parallel(dir.join(format!("{name}.tsv"))).map_err(|e| e.to_string())?;
             let pairs: Vec<_> = pairs
@@ -529,8 +532,8 @@ fn test(
             .map(|h| target_vocab.decode(&h.tokens).join(" "))
             .collect();
         let hyps: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let bleu =
-            recur_eval::corpus_bleu(&hyps, &[references.clone()]).map_err(|e| e.to_string())?;
+        let bleu = recur_eval::corpus_bleu(&hyps, std::slice::from_ref(&references))
+            .map_err(|e| e.to_string())?;
         let path = run.samples().join(format!("test-{name}.txt"));
         std::fs::write(&path, texts.join("\n") + "\n")
             .map_err(|e| format!("{}: {e}", path.display()))?;

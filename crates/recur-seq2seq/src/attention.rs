@@ -358,6 +358,8 @@ pub enum AttentionError {
 }
 
 /// One of the three attentions, chosen at run time.
+// One per model, built once: the size of the additive variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum AnyAttention {
     /// See [`Additive`].
