@@ -38,19 +38,18 @@ impl System {
     }
 }
 
-/// Runs `<app> <subcommand> <args>`.
+/// Runs `<system's app> <subcommand> <args>`.
 pub fn run(subcommand: &str, args: AppArgs) -> Result<(), String> {
+    run_app(args.system.package(), subcommand, &args.args)
+}
+
+/// Runs `cargo run -p <package> -- <subcommand> <args>` in the dev profile:
+/// the one way xtask starts an app.
+pub fn run_app(package: &str, subcommand: &str, args: &[String]) -> Result<(), String> {
     let mut command = cargo();
     command
-        .args([
-            "run",
-            "--quiet",
-            "--package",
-            args.system.package(),
-            "--",
-            subcommand,
-        ])
-        .args(&args.args);
+        .args(["run", "--quiet", "--package", package, "--", subcommand])
+        .args(args);
     // The Vulkan loader complains on every start without it (harmless, but
     // printed as an error).
     if std::env::var_os("XDG_RUNTIME_DIR").is_none() {

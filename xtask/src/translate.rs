@@ -7,7 +7,7 @@ use std::process::Command;
 use clap::Args;
 
 use crate::data::{cache, write_atomically};
-use crate::util::{cargo, exec};
+use crate::util::exec;
 
 /// Sentences per side of the fixed valid and test splits of the full set.
 const HELD_OUT: usize = 1000;
@@ -176,21 +176,7 @@ pub struct TranslateArgs {
 
 /// Runs the translate app's `translate` subcommand.
 pub fn translate(args: TranslateArgs) -> Result<(), String> {
-    let mut command = cargo();
-    command
-        .args([
-            "run",
-            "--quiet",
-            "--package",
-            "translate",
-            "--",
-            "translate",
-        ])
-        .args(&args.args);
-    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
-        command.env("XDG_RUNTIME_DIR", std::env::temp_dir());
-    }
-    exec(&mut command)
+    crate::app::run_app("translate", "translate", &args.args)
 }
 
 #[cfg(test)]

