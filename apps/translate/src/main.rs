@@ -119,7 +119,7 @@ struct Config {
     /// GNMT length penalty alpha of the beam search (0: none).
     #[arg(long, default_value_t = 0.6)]
     length_penalty: f32,
-    /// Test sentences whose attention is drawn (plots/attention-<i>.png).
+    /// Test sentences whose attention is drawn (`plots/attention-<i>.png`).
     #[arg(long, default_value_t = 4)]
     heatmaps: usize,
     /// Stop an epoch after this many minutes of training (0: no limit).
