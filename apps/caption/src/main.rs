@@ -67,9 +67,9 @@ enum EncoderKind {
     /// A small CNN trained end to end (needs pictures: the shapes set).
     Cnn,
     /// A linear map of precomputed features (or of raw pixels on shapes).
+    /// The pretrained ImageNet CNN (EfficientNet-Lite0) comes in this way:
+    /// `cargo xtask features` writes its features for `--features DIR`.
     Features,
-    /// A pretrained ImageNet CNN (EfficientNet-Lite0).
-    Pretrained,
 }
 
 /// Everything that defines a training run; written to the run's config.json.
@@ -262,9 +262,6 @@ impl Config {
                         .with_channels(self.channels)
                         .init(device),
                 )
-            }
-            EncoderKind::Pretrained => {
-                return Err("--encoder pretrained: run `cargo xtask features` on an image folder and train with --features DIR".into());
             }
         };
         let grid = self.attends().then(|| 4 * self.channels);
