@@ -13,6 +13,9 @@ use recur_data::read_flickr_captions;
 use recur_train::{Backend, Progress};
 use recur_vision::{EfficientNetLite0, load_images};
 
+/// Where `cargo xtask data fetch efficientnet-lite0` puts the weights.
+pub const DEFAULT_WEIGHTS: &str = "datasets/cache/efficientnet-lite0/efficientnet-lite0.pth";
+
 /// Flags of `caption features`.
 #[derive(Args, Debug)]
 pub struct FeaturesArgs {
@@ -31,10 +34,7 @@ pub struct FeaturesArgs {
     #[arg(long)]
     captions: Option<PathBuf>,
     /// EfficientNet-Lite0's weights (`cargo xtask data fetch efficientnet-lite0`).
-    #[arg(
-        long,
-        default_value = "datasets/cache/efficientnet-lite0/efficientnet-lite0.pth"
-    )]
+    #[arg(long, default_value = DEFAULT_WEIGHTS)]
     weights: PathBuf,
     /// Where the network runs (flex, burn's pure-Rust CPU backend, is the
     /// fastest here without a GPU: about 0.1 s per image on 2 cores).

@@ -3,7 +3,7 @@
 //! caption word by word.
 //!
 //! ```text
-//! cargo xtask train caption [--backend wgpu] [--attention] [--encoder cnn|features]
+//! cargo xtask train caption [--backend wgpu] [--attention] [--encoder cnn|pretrained|features]
 //! cargo xtask train caption --features DIR [--split dataset.json]
 //! cargo xtask train caption --resume runs/caption/<timestamp>
 //! cargo run -p caption -- caption --run runs/caption/<timestamp> [--beam 3]
@@ -24,7 +24,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use recur_caption::shapes::{ShapesConfig, generate};
 use recur_caption::{
     CaptionData, CaptionDecoderConfig, CaptionModel, CnnEncoderConfig, Encoder,
-    FeatureEncoderConfig, read_features,
+    FeatureEncoderConfig, ImageEncoder, PretrainedEncoderConfig, read_features,
 };
 use recur_data::{Batcher, Split, WordVocab, log_frequency_bias, pad, tokenize};
 use recur_seq2seq::search::{Hypothesis, SearchConfig};
@@ -32,6 +32,7 @@ use recur_train::plot::{Series, line_chart};
 use recur_train::{
     Backend, Checkpointer, MetricsLog, Progress, RunDir, TrainingState, check_finite, read_metrics,
 };
+use recur_vision::EfficientNetLite0;
 use serde::{Deserialize, Serialize};
 
 const METRICS: [&str; 6] = ["epoch", "step", "train_loss", "valid_loss", "lr", "seconds"];
@@ -66,9 +67,12 @@ enum Command {
 enum EncoderKind {
     /// A small CNN trained end to end (needs pictures: the shapes set).
     Cnn,
+    /// EfficientNet-Lite0 with its ImageNet weights (`--weights`), frozen,
+    /// run on every batch (needs pictures: the shapes set).
+    Pretrained,
     /// A linear map of precomputed features (or of raw pixels on shapes).
-    /// The pretrained ImageNet CNN (EfficientNet-Lite0) comes in this way:
-    /// `cargo xtask features` writes its features for `--features DIR`.
+    /// For real photos, `cargo xtask features` writes EfficientNet-Lite0's
+    /// features once for `--features DIR`.
     Features,
 }
 
@@ -86,9 +90,21 @@ struct Config {
     /// Image encoder (default: cnn on shapes, features with --features).
     #[arg(long, value_enum)]
     encoder: Option<EncoderKind>,
-    /// Soft attention over the CNN's feature grid (show, attend and tell):
-    /// `--attention` or `--attention true` turns it on, `--attention false`
-    /// gives plain show-and-tell (default: on with the CNN, which has a grid).
+    /// EfficientNet-Lite0's weights for `--encoder pretrained`
+    /// (`cargo xtask data fetch efficientnet-lite0`).
+    #[arg(long, default_value = features::DEFAULT_WEIGHTS)]
+    #[serde(default = "default_weights")]
+    weights: PathBuf,
+    /// `--encoder pretrained`: the side pictures are resized to before the
+    /// network (it was trained at 224; the attention grid has a cell per 32
+    /// pixels, and the cost grows with the square of the side).
+    #[arg(long, default_value_t = 224)]
+    #[serde(default = "default_network_size")]
+    network_size: usize,
+    /// Soft attention over the encoder's feature grid (show, attend and
+    /// tell): `--attention` or `--attention true` turns it on, `--attention
+    /// false` gives plain show-and-tell (default: on with the CNNs, which
+    /// have a grid).
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     attention: Option<bool>,
     /// Keep words seen at least this often in the training captions.
@@ -219,7 +235,7 @@ impl Config {
     /// Whether the decoder attends, its default resolved from the encoder.
     fn attends(&self) -> bool {
         self.attention
-            .unwrap_or(self.encoder_kind() == EncoderKind::Cnn)
+            .unwrap_or(self.encoder_kind() != EncoderKind::Features)
     }
 
     /// The data set: precomputed features, or the generated shapes.
@@ -253,18 +269,33 @@ impl Config {
             EncoderKind::Features => Encoder::Features(
                 FeatureEncoderConfig::new(data.input_size, self.embed).init(device),
             ),
-            EncoderKind::Cnn => {
-                let side = data.image_size.ok_or(
-                    "--encoder cnn needs pictures, but --features gives feature vectors (use --encoder features)",
-                )?;
-                Encoder::Cnn(
-                    CnnEncoderConfig::new(side, self.embed)
-                        .with_channels(self.channels)
-                        .init(device),
+            EncoderKind::Cnn => Encoder::Cnn(
+                CnnEncoderConfig::new(self.picture_side(data)?, self.embed)
+                    .with_channels(self.channels)
+                    .init(device),
+            ),
+            EncoderKind::Pretrained => {
+                let side = self.picture_side(data)?;
+                let net = EfficientNetLite0::load(&self.weights, device).map_err(|e| {
+                    format!("--weights {e} (run `cargo xtask data fetch efficientnet-lite0`)")
+                })?;
+                Encoder::Pretrained(
+                    PretrainedEncoderConfig::new(side, self.embed)
+                        .with_network_size(self.network_size)
+                        .init(net, device),
                 )
             }
         };
-        let grid = self.attends().then(|| 4 * self.channels);
+        let grid = match (self.attends(), encoder.grid_channels()) {
+            (false, _) => None,
+            (true, Some(channels)) => Some(channels),
+            (true, None) => {
+                return Err(
+                    "--attention needs an encoder with a feature grid (cnn or pretrained), not feature vectors"
+                        .into(),
+                );
+            }
+        };
         let decoder = CaptionDecoderConfig::new(vocab.len())
             .with_embed(self.embed)
             .with_hidden(self.hidden)
@@ -275,6 +306,26 @@ impl Config {
             .map_err(err)?;
         CaptionModel::new(encoder, decoder).map_err(|e| format!("--attention: {e}"))
     }
+
+    /// The side of the data's square pictures, for the encoders that need
+    /// pictures.
+    fn picture_side(&self, data: &CaptionData) -> Result<usize, String> {
+        data.image_size.ok_or_else(|| {
+            let kind = self.encoder_kind().to_possible_value();
+            format!(
+                "--encoder {} needs pictures, but --features gives feature vectors (use --encoder features)",
+                kind.as_ref().map_or("", |v| v.get_name())
+            )
+        })
+    }
+}
+
+fn default_weights() -> PathBuf {
+    features::DEFAULT_WEIGHTS.into()
+}
+
+fn default_network_size() -> usize {
+    224
 }
 
 /// Every caption of the images in `split` as `(image index, ids)`.

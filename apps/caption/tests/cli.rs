@@ -229,9 +229,34 @@ fn bad_input_is_one_clear_line_and_leaves_no_run() {
     ]);
     assert!(!output.status.success());
     assert!(
-        stderr(&output).starts_with("error: --attention: attention needs"),
+        stderr(&output).starts_with("error: --attention needs"),
         "{}",
         stderr(&output)
+    );
+    assert!(
+        !dir.join("runs").exists(),
+        "no run folder for a failed start"
+    );
+
+    let missing = dir.join("no-weights.pth");
+    let output = caption(&[
+        "train",
+        "--root",
+        root,
+        "--encoder",
+        "pretrained",
+        "--weights",
+        missing.to_str().unwrap(),
+        "--shapes-train",
+        "4",
+    ]);
+    assert!(!output.status.success());
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "error: --weights {}: no such file (run `cargo xtask data fetch efficientnet-lite0`)\n",
+            missing.display()
+        )
     );
     assert!(
         !dir.join("runs").exists(),

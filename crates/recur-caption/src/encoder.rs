@@ -3,9 +3,11 @@
 
 use burn::config::Config;
 use burn::module::Module;
+use burn::nn::interpolate::{Interpolate2dConfig, InterpolateMode};
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
+use recur_vision::EfficientNetLite0;
 
 /// What an [`ImageEncoder`] makes of a batch of images.
 #[derive(Debug, Clone)]
@@ -172,6 +174,91 @@ impl ImageEncoder for CnnEncoder {
     }
 }
 
+/// Configuration of a [`PretrainedEncoder`].
+#[derive(Config, Debug)]
+pub struct PretrainedEncoderConfig {
+    /// Side of the square RGB input pictures.
+    pub image_size: usize,
+    /// Size of the image embedding (the decoder's word-embedding size).
+    pub embed: usize,
+    /// Side the pictures are resized to before the network (bilinear). The
+    /// network was trained at 224; its grid has a cell per 32 pixels (7 x 7
+    /// at 224), and its cost grows with the square of this side.
+    #[config(default = 224)]
+    pub network_size: usize,
+}
+
+impl PretrainedEncoderConfig {
+    /// Builds the encoder around `net` (from
+    /// [`EfficientNetLite0::load`]), frozen: its weights get no gradients and
+    /// its batch norms keep their ImageNet statistics while the rest of the
+    /// caption model trains.
+    pub fn init(&self, net: EfficientNetLite0, device: &Device) -> PretrainedEncoder {
+        let [channels] = net.bn1.gamma.shape().dims();
+        PretrainedEncoder {
+            net: net.freeze(),
+            embedding: LinearConfig::new(channels, self.embed).init(device),
+            image_size: self.image_size,
+            network_size: self.network_size,
+        }
+    }
+}
+
+/// A pretrained ImageNet CNN (EfficientNet-Lite0, from `recur-vision`),
+/// frozen, under a trained linear image embedding: the chapter's "CNN image
+/// embedding" with a network that already knows what is in a picture. Its
+/// last feature grid (1280 channels) is the grid attention looks at; the
+/// grid's average is what the embedding maps.
+///
+/// For large data sets, computing the network once per image is cheaper:
+/// `caption features` writes its pooled features for a [`FeatureEncoder`].
+#[derive(Module, Debug)]
+pub struct PretrainedEncoder {
+    /// The frozen network.
+    pub net: EfficientNetLite0,
+    /// Pooled features to image embedding.
+    pub embedding: Linear,
+    /// Side of the square input pictures.
+    pub image_size: usize,
+    /// Side the network sees.
+    pub network_size: usize,
+}
+
+impl ImageEncoder for PretrainedEncoder {
+    /// - input: `[batch, image_size * image_size * 3]`, pixels row-major,
+    ///   RGB interleaved, values `pixel / 255 - 0.5` (as the shapes set
+    ///   gives them)
+    fn encode(&self, input: Tensor<2>) -> Encoded {
+        let [batch, _] = input.dims();
+        let side = self.image_size;
+        let x: Tensor<4> = input.reshape([batch, side, side, 3]).permute([0, 3, 1, 2]);
+        // To the network's normalisation, (pixel - 127) / 128.
+        let x = (x + 0.5) * (255.0 / 128.0) - 127.0 / 128.0;
+        let x = if side == self.network_size {
+            x
+        } else {
+            Interpolate2dConfig::new()
+                .with_output_size(Some([self.network_size; 2]))
+                .with_mode(InterpolateMode::Linear)
+                .init()
+                .forward(x)
+        };
+        let features = self.net.features(x);
+        // Frozen weights get no gradients, and detaching makes sure of it even
+        // if a loaded record asked for them.
+        let (pooled, grid) = (features.pooled.detach(), features.grid.detach());
+        Encoded {
+            embedding: self.embedding.forward(pooled),
+            // [batch, channels, h, w] -> [batch, h * w, channels]
+            grid: Some(grid.flatten::<3>(2, 3).swap_dims(1, 2)),
+        }
+    }
+
+    fn grid_channels(&self) -> Option<usize> {
+        Some(self.embedding.weight.dims()[0])
+    }
+}
+
 /// The encoder of a caption model: one of the kinds, chosen at run time.
 #[derive(Module, Debug)]
 pub enum Encoder {
@@ -179,6 +266,8 @@ pub enum Encoder {
     Features(FeatureEncoder),
     /// A small CNN trained end to end.
     Cnn(CnnEncoder),
+    /// A frozen pretrained CNN.
+    Pretrained(PretrainedEncoder),
 }
 
 impl ImageEncoder for Encoder {
@@ -186,6 +275,7 @@ impl ImageEncoder for Encoder {
         match self {
             Encoder::Features(encoder) => encoder.encode(input),
             Encoder::Cnn(encoder) => encoder.encode(input),
+            Encoder::Pretrained(encoder) => encoder.encode(input),
         }
     }
 
@@ -193,6 +283,7 @@ impl ImageEncoder for Encoder {
         match self {
             Encoder::Features(encoder) => encoder.grid_channels(),
             Encoder::Cnn(encoder) => encoder.grid_channels(),
+            Encoder::Pretrained(encoder) => encoder.grid_channels(),
         }
     }
 }

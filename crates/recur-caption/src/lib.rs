@@ -8,10 +8,12 @@
 //! - [`CaptionData`]: images (model inputs, pictures, splits) and their
 //!   captions; [`read_features`] reads the chapter's format
 //!   (`features.npy`, `image_captions.token`, Karpathy split JSON).
-//! - [`ImageEncoder`]: one trait, two kinds here: [`FeatureEncoder`]
-//!   (precomputed features, a linear map) and [`CnnEncoder`] (a small CNN
-//!   trained end to end, with a feature grid for attention); [`Encoder`]
-//!   picks one at run time.
+//! - [`ImageEncoder`]: one trait, three kinds: [`FeatureEncoder`]
+//!   (precomputed features, a linear map), [`CnnEncoder`] (a small CNN
+//!   trained end to end, with a feature grid for attention) and
+//!   [`PretrainedEncoder`] (EfficientNet-Lite0 with its ImageNet weights,
+//!   frozen, with its 1280-channel grid for attention); [`Encoder`] picks
+//!   one at run time.
 //! - [`CaptionDecoder`]: the LSTM decoder, show-and-tell or with soft
 //!   attention; a [`StepDecoder`](recur_seq2seq::search::StepDecoder) for
 //!   greedy and beam search. [`masked_cross_entropy`] is its loss.
@@ -31,7 +33,7 @@ pub use decoder::{
 };
 pub use encoder::{
     CnnEncoder, CnnEncoderConfig, Encoded, Encoder, FeatureEncoder, FeatureEncoderConfig,
-    ImageEncoder,
+    ImageEncoder, PretrainedEncoder, PretrainedEncoderConfig,
 };
 pub use error::CaptionError;
 pub use model::CaptionModel;

@@ -26,7 +26,7 @@ impl CaptionModel {
             && encoder.grid_channels() != Some(channels)
         {
             return Err(CaptionError::Argument(match encoder.grid_channels() {
-                None => "attention needs an image encoder with a feature grid (the CNN), not feature vectors".into(),
+                None => "attention needs an image encoder with a feature grid (a CNN), not feature vectors".into(),
                 Some(found) => format!("attention over {channels} channels, but the encoder's grid has {found}"),
             }));
         }

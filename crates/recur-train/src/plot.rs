@@ -1,7 +1,10 @@
-//! PNG line charts of training curves, with no image crates: a 5x7 bitmap
-//! font, and a PNG encoder using stored (uncompressed) deflate blocks.
+//! PNG line charts of training curves and heatmaps, drawn pixel by pixel
+//! with a 5x7 bitmap font, written with the `image` crate's PNG encoder.
 
 use std::path::Path;
+
+use image::codecs::png::PngEncoder;
+use image::{ExtendedColorType, ImageEncoder};
 
 use crate::TrainError;
 use crate::run::write_atomic;
@@ -502,87 +505,20 @@ fn glyph(c: char) -> [u8; 7] {
 }
 
 /// Encodes 8-bit RGB pixels (`width * height * 3` bytes, rows top first) as
-/// a PNG: IHDR, one IDAT holding a zlib stream of stored (uncompressed)
-/// deflate blocks, IEND.
+/// a PNG.
 ///
 /// # Panics
 ///
 /// If `rgb` is not `width * height * 3` bytes long.
 pub fn encode_png(width: u32, height: u32, rgb: &[u8]) -> Vec<u8> {
-    let row = width as usize * 3;
     assert_eq!(
         rgb.len(),
-        row * height as usize,
+        width as usize * height as usize * 3,
         "encode_png: wrong pixel count"
     );
-    // scanlines, each with filter byte 0 (none)
-    let mut raw = Vec::with_capacity((row + 1) * height as usize);
-    for line in rgb.chunks(row.max(1)).take(height as usize) {
-        raw.push(0);
-        raw.extend_from_slice(line);
-    }
-    // zlib: header, stored blocks of at most 65535 bytes, adler32
-    let mut z = vec![0x78, 0x01];
-    let blocks: Vec<&[u8]> = if raw.is_empty() {
-        vec![&[]]
-    } else {
-        raw.chunks(65_535).collect()
-    };
-    for (i, block) in blocks.iter().enumerate() {
-        z.push(u8::from(i + 1 == blocks.len())); // BFINAL, BTYPE 00
-        let len = block.len() as u16;
-        z.extend_from_slice(&len.to_le_bytes());
-        z.extend_from_slice(&(!len).to_le_bytes());
-        z.extend_from_slice(block);
-    }
-    z.extend_from_slice(&adler32(&raw).to_be_bytes());
-
-    let mut png = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
-    let mut ihdr = Vec::with_capacity(13);
-    ihdr.extend_from_slice(&width.to_be_bytes());
-    ihdr.extend_from_slice(&height.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // 8 bits, RGB, deflate, filter 0, no interlace
-    chunk(&mut png, b"IHDR", &ihdr);
-    chunk(&mut png, b"IDAT", &z);
-    chunk(&mut png, b"IEND", &[]);
+    let mut png = Vec::new();
+    PngEncoder::new(&mut png)
+        .write_image(rgb, width, height, ExtendedColorType::Rgb8)
+        .expect("encoding to memory cannot fail once the size is checked");
     png
-}
-
-fn chunk(png: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
-    png.extend_from_slice(&(data.len() as u32).to_be_bytes());
-    let start = png.len();
-    png.extend_from_slice(kind);
-    png.extend_from_slice(data);
-    let crc = crc32(&png[start..]);
-    png.extend_from_slice(&crc.to_be_bytes());
-}
-
-/// The CRC-32 (IEEE, as in PNG and zip) of `bytes`.
-pub fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in bytes {
-        crc ^= b as u32;
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-/// The Adler-32 checksum (as in zlib) of `bytes`.
-pub fn adler32(bytes: &[u8]) -> u32 {
-    let (mut a, mut b) = (1u32, 0u32);
-    for chunk in bytes.chunks(5552) {
-        for &x in chunk {
-            a += x as u32;
-            b += a;
-        }
-        a %= 65_521;
-        b %= 65_521;
-    }
-    (b << 16) | a
 }

@@ -5,11 +5,13 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use recur_caption::shapes::{ShapesConfig, generate};
 use recur_caption::{
     CaptionData, CaptionDecoderConfig, CaptionModel, CnnEncoderConfig, Encoder,
-    FeatureEncoderConfig, masked_cross_entropy,
+    FeatureEncoderConfig, ImageEncoder, PretrainedEncoder, PretrainedEncoderConfig,
+    masked_cross_entropy,
 };
 use recur_data::{Split, WordVocab, log_frequency_bias, pad, tokenize};
 use recur_seq2seq::search::{SearchConfig, StepDecoder, beam_search, greedy};
 use recur_train::Backend;
+use recur_vision::EfficientNetLite0Config;
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
@@ -252,5 +254,74 @@ fn tiny_model_overfits_a_few_captions() {
                 );
             }
         }
+    }
+}
+
+/// The pretrained kind trains its embedding and attention on the network's
+/// grid while the network itself stays as loaded: no weight and no batch-norm
+/// statistic moves. (A freshly initialised network stands in for the
+/// ImageNet weights, which recur-vision's own test checks.)
+#[test]
+fn pretrained_encoder_stays_frozen_while_the_caption_model_trains() {
+    let (data, vocab) = shapes(2, 0);
+    let train = data.split(Split::Train);
+    let captions: Vec<Vec<usize>> = train
+        .iter()
+        .map(|&i| vocab.encode_sentence(&tokenize(&data.images[i].captions[0])))
+        .collect();
+    let batch = pad(&captions, WordVocab::PAD);
+    for backend in Backend::for_tests() {
+        let device = backend.autodiff_device();
+        let net = EfficientNetLite0Config::new().init(&device);
+        // 32-pixel pictures seen at 64: a 2 x 2 grid of 1280 channels.
+        let encoder = PretrainedEncoderConfig::new(32, 8)
+            .with_network_size(64)
+            .init(net, &device);
+        let decoder = CaptionDecoderConfig::new(vocab.len())
+            .with_embed(8)
+            .with_hidden(16)
+            .with_attention(Some(1280))
+            .with_attention_hidden(8)
+            .init(&device);
+        let mut model = CaptionModel::new(Encoder::Pretrained(encoder), decoder).unwrap();
+        let inputs = data.inputs_tensor(&train, &device);
+        let encoded = model.encoder.encode(inputs.clone());
+        assert_eq!(encoded.embedding.dims(), [2, 8], "{backend}");
+        assert_eq!(
+            encoded.grid.map(|g| g.dims()),
+            Some([2, 4, 1280]),
+            "{backend}"
+        );
+
+        let Encoder::Pretrained(before) = model.encoder.clone() else {
+            unreachable!()
+        };
+        let mut optimizer = AdamConfig::new().init();
+        for _ in 0..2 {
+            let loss = model.loss(inputs.clone(), &batch);
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optimizer.step(1e-2, model, grads);
+        }
+        let Encoder::Pretrained(after) = &model.encoder else {
+            unreachable!()
+        };
+        let stem = |e: &PretrainedEncoder| values(e.net.conv_stem.weight.val());
+        let running_mean = |e: &PretrainedEncoder| values(e.net.bn1.running_mean.value());
+        let embedding = |e: &PretrainedEncoder| values(e.embedding.weight.val());
+        assert_eq!(
+            stem(&before),
+            stem(after),
+            "{backend}: network weights moved"
+        );
+        assert_eq!(
+            running_mean(&before),
+            running_mean(after),
+            "{backend}: batch-norm statistics moved"
+        );
+        assert_ne!(
+            embedding(&before),
+            embedding(after),
+            "{backend}: embedding did not train"
+        );
     }
 }
