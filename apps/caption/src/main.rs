@@ -32,7 +32,7 @@ use recur_train::plot::{Series, line_chart};
 use recur_train::{
     Backend, Checkpointer, MetricsLog, Progress, RunDir, TrainingState, check_finite, read_metrics,
 };
-use recur_vision::EfficientNetLite0;
+use recur_vision::{EfficientNetLite0, IMAGE_SIZE};
 use serde::{Deserialize, Serialize};
 
 const METRICS: [&str; 6] = ["epoch", "step", "train_loss", "valid_loss", "lr", "seconds"];
@@ -98,7 +98,7 @@ struct Config {
     /// `--encoder pretrained`: the side pictures are resized to before the
     /// network (it was trained at 224; the attention grid has a cell per 32
     /// pixels, and the cost grows with the square of the side).
-    #[arg(long, default_value_t = 224)]
+    #[arg(long, default_value_t = IMAGE_SIZE)]
     #[serde(default = "default_network_size")]
     network_size: usize,
     /// Soft attention over the encoder's feature grid (show, attend and
@@ -325,7 +325,7 @@ fn default_weights() -> PathBuf {
 }
 
 fn default_network_size() -> usize {
-    224
+    IMAGE_SIZE
 }
 
 /// Every caption of the images in `split` as `(image index, ids)`.

@@ -184,7 +184,7 @@ pub struct PretrainedEncoderConfig {
     /// Side the pictures are resized to before the network (bilinear). The
     /// network was trained at 224; its grid has a cell per 32 pixels (7 x 7
     /// at 224), and its cost grows with the square of this side.
-    #[config(default = 224)]
+    #[config(default = "recur_vision::IMAGE_SIZE")]
     pub network_size: usize,
 }
 
