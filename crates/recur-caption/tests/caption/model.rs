@@ -8,7 +8,7 @@ use recur_caption::{
     FeatureEncoderConfig, ImageEncoder, PretrainedEncoder, PretrainedEncoderConfig,
     masked_cross_entropy,
 };
-use recur_data::{Split, WordVocab, log_frequency_bias, pad, tokenize};
+use recur_data::{Batch, Split, WordVocab, log_frequency_bias, pad, tokenize};
 use recur_seq2seq::search::{SearchConfig, StepDecoder, beam_search, greedy};
 use recur_train::Backend;
 use recur_vision::EfficientNetLite0Config;
@@ -31,6 +31,15 @@ fn shapes(train: usize, test: usize) -> (CaptionData, WordVocab) {
         1,
     );
     (data, vocab)
+}
+
+/// The first caption of each of `images`, encoded and padded.
+fn first_captions(data: &CaptionData, vocab: &WordVocab, images: &[usize]) -> Batch {
+    let captions: Vec<Vec<usize>> = images
+        .iter()
+        .map(|&i| vocab.encode_sentence(&tokenize(&data.images[i].captions[0])))
+        .collect();
+    pad(&captions, WordVocab::PAD)
 }
 
 fn cnn_model(vocab: &WordVocab, attention: bool, device: &Device) -> CaptionModel {
@@ -205,17 +214,14 @@ fn beam_of_one_is_greedy() {
 }
 
 /// A tiny model with attention learns four captions by heart. (Plain
-/// show-and-tell, which sees the image only at the first step, stays at the
-/// loss of a model that ignores the image here: see docs/RESULTS.md.)
+/// show-and-tell with the small CNN, which sees the image only at the first
+/// step, stays at the loss of a model that ignores the image here: see
+/// docs/RESULTS.md.)
 #[test]
 fn tiny_model_overfits_a_few_captions() {
     let (data, vocab) = shapes(4, 0);
     let train = data.split(Split::Train);
-    let captions: Vec<Vec<usize>> = train
-        .iter()
-        .map(|&i| vocab.encode_sentence(&tokenize(&data.images[i].captions[0])))
-        .collect();
-    let batch = pad(&captions, WordVocab::PAD);
+    let batch = first_captions(&data, &vocab, &train);
     for backend in Backend::for_tests() {
         {
             let attention = true;
@@ -265,11 +271,7 @@ fn tiny_model_overfits_a_few_captions() {
 fn pretrained_encoder_stays_frozen_while_the_caption_model_trains() {
     let (data, vocab) = shapes(2, 0);
     let train = data.split(Split::Train);
-    let captions: Vec<Vec<usize>> = train
-        .iter()
-        .map(|&i| vocab.encode_sentence(&tokenize(&data.images[i].captions[0])))
-        .collect();
-    let batch = pad(&captions, WordVocab::PAD);
+    let batch = first_captions(&data, &vocab, &train);
     for backend in Backend::for_tests() {
         let device = backend.autodiff_device();
         let net = EfficientNetLite0Config::new().init(&device);
