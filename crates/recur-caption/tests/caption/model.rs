@@ -223,42 +223,36 @@ fn tiny_model_overfits_a_few_captions() {
     let train = data.split(Split::Train);
     let batch = first_captions(&data, &vocab, &train);
     for backend in Backend::for_tests() {
-        {
-            let attention = true;
-            let device = backend.autodiff_device();
-            let encoder = CnnEncoderConfig::new(32, 16).with_channels(4).init(&device);
-            let decoder = CaptionDecoderConfig::new(vocab.len())
-                .with_embed(16)
-                .with_hidden(48)
-                .with_attention(attention.then_some(16))
-                .with_attention_hidden(16)
-                .init(&device)
-                .with_output_bias(&log_frequency_bias(vocab.counts()))
-                .unwrap();
-            let mut model = CaptionModel::new(Encoder::Cnn(encoder), decoder).unwrap();
-            let mut optimizer = AdamConfig::new().init();
-            let inputs = data.inputs_tensor(&train, &device);
-            let mut loss_value = f32::MAX;
-            for _ in 0..150 {
-                let loss = model.loss(inputs.clone(), &batch);
-                loss_value = loss.clone().into_scalar::<f32>();
-                let grads = GradientsParams::from_grads(loss.backward(), &model);
-                model = optimizer.step(1e-2, model, grads);
-            }
-            assert!(
-                loss_value < 0.1,
-                "{backend} attention={attention}: loss {loss_value}"
+        let device = backend.autodiff_device();
+        let encoder = CnnEncoderConfig::new(32, 16).with_channels(4).init(&device);
+        let decoder = CaptionDecoderConfig::new(vocab.len())
+            .with_embed(16)
+            .with_hidden(48)
+            .with_attention(Some(16))
+            .with_attention_hidden(16)
+            .init(&device)
+            .with_output_bias(&log_frequency_bias(vocab.counts()))
+            .unwrap();
+        let mut model = CaptionModel::new(Encoder::Cnn(encoder), decoder).unwrap();
+        let mut optimizer = AdamConfig::new().init();
+        let inputs = data.inputs_tensor(&train, &device);
+        let mut loss_value = f32::MAX;
+        for _ in 0..150 {
+            let loss = model.loss(inputs.clone(), &batch);
+            loss_value = loss.clone().into_scalar::<f32>();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optimizer.step(1e-2, model, grads);
+        }
+        assert!(loss_value < 0.1, "{backend}: loss {loss_value}");
+        let plain = model.valid();
+        let config = SearchConfig::new(WordVocab::START, WordVocab::END, 16);
+        let hypotheses = plain.caption(data.inputs_tensor(&train, &backend.device()), &config);
+        for (&i, hypothesis) in train.iter().zip(&hypotheses) {
+            assert_eq!(
+                vocab.decode_sentence(&hypothesis.tokens),
+                data.images[i].captions[0],
+                "{backend}"
             );
-            let plain = model.valid();
-            let config = SearchConfig::new(WordVocab::START, WordVocab::END, 16);
-            let hypotheses = plain.caption(data.inputs_tensor(&train, &backend.device()), &config);
-            for (&i, hypothesis) in train.iter().zip(&hypotheses) {
-                assert_eq!(
-                    vocab.decode_sentence(&hypothesis.tokens),
-                    data.images[i].captions[0],
-                    "{backend} attention={attention}"
-                );
-            }
         }
     }
 }
