@@ -260,6 +260,8 @@ impl ImageEncoder for PretrainedEncoder {
 }
 
 /// The encoder of a caption model: one of the kinds, chosen at run time.
+// One per model, built once: the size of the pretrained variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Encoder {
     /// Precomputed features.
