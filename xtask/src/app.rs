@@ -46,6 +46,7 @@ pub fn run(subcommand: &str, args: AppArgs) -> Result<(), String> {
 /// Runs `cargo run -p <package> -- <subcommand> <args>` in the dev profile:
 /// the one way xtask starts an app.
 pub fn run_app(package: &str, subcommand: &str, args: &[String]) -> Result<(), String> {
+    crate::system::ensure(&[crate::system::OPENBLAS])?;
     let mut command = cargo();
     command
         .args(["run", "--quiet", "--package", package, "--", subcommand])

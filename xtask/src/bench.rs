@@ -54,6 +54,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
 }
 
 fn cells(args: &BenchArgs) -> Result<(), String> {
+    crate::system::ensure(&[crate::system::OPENBLAS])?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let sizes: Vec<String> = SIZES
         .iter()

@@ -6,6 +6,7 @@ mod app;
 mod bench;
 mod ci;
 mod data;
+mod system;
 mod translate;
 mod util;
 mod vision;

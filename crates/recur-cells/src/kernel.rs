@@ -17,6 +17,7 @@ use burn::tensor::TensorData;
 
 use crate::cell::CellKind;
 use crate::fused::FusedOp;
+use crate::host;
 
 /// One direction of one layer run over a sequence.
 ///
@@ -52,7 +53,16 @@ struct Step<B: Backend> {
 
 /// Everything the backward pass needs.
 #[derive(Clone, Debug)]
-pub(crate) struct Saved<B: Backend> {
+pub(crate) enum Saved<B: Backend> {
+    /// From the CPU path, with the device its gradients go to.
+    Host(host::Saved, B::Device),
+    /// From the device path.
+    Device(DeviceSaved<B>),
+}
+
+/// What the device path keeps for the backward pass.
+#[derive(Clone, Debug)]
+pub(crate) struct DeviceSaved<B: Backend> {
     w_hh: FloatTensor<B>,
     /// In processing order (reversed in time for the right-to-left pass).
     steps: Vec<Step<B>>,
@@ -94,6 +104,82 @@ impl Recurrence {
                 .collect(),
         )
     }
+
+    /// The forward on a CPU backend: [`host::forward`] on the inputs' values.
+    fn forward_host<B: Backend>(
+        &self,
+        [xw, w_hh, b_hh, h0, c0]: [FloatTensor<B>; 5],
+        keep_state: bool,
+    ) -> ([FloatTensor<B>; 3], Option<Saved<B>>) {
+        let [batch, time, width] = dims3::<B>(&xw);
+        let hidden = width / self.kind.gates();
+        let device = xw.device();
+        let is_lstm = self.kind == CellKind::Lstm;
+        let inputs = host::Inputs {
+            xw: host::values::<B>(xw),
+            w_hh: host::values::<B>(w_hh),
+            b_hh: host::values::<B>(b_hh),
+            h0: host::values::<B>(h0),
+            c0: if is_lstm {
+                host::values::<B>(c0)
+            } else {
+                Vec::new()
+            },
+        };
+        let dims = host::Dims {
+            batch,
+            time,
+            hidden,
+        };
+        let order = self.order(time).collect();
+        let (out, saved) = host::forward(
+            self.kind,
+            order,
+            self.lengths.as_deref(),
+            dims,
+            inputs,
+            keep_state,
+        );
+        let c_last = match out.c {
+            Some(c) => host::tensor::<B, 2>(c, [batch, hidden], &device),
+            None => host::tensor::<B, 1>(vec![0.0], [1], &device),
+        };
+        let outputs = [
+            host::tensor::<B, 3>(out.hs, [batch, time, hidden], &device),
+            host::tensor::<B, 2>(out.h, [batch, hidden], &device),
+            c_last,
+        ];
+        (outputs, saved.map(|saved| Saved::Host(saved, device)))
+    }
+
+    /// The backward on a CPU backend: [`host::backward`].
+    fn backward_host<B: Backend>(
+        &self,
+        saved: &host::Saved,
+        device: &B::Device,
+        [d_hs, d_h, d_c]: [Option<FloatTensor<B>>; 3],
+        needs: [bool; 5],
+    ) -> [Option<FloatTensor<B>>; 5] {
+        let [batch, time, hidden] = saved.dims();
+        let width = self.kind.gates() * hidden;
+        let d_c = d_c.filter(|_| self.kind == CellKind::Lstm);
+        let grads = host::backward(
+            saved,
+            d_hs.map(host::values::<B>).as_deref(),
+            d_h.map(host::values::<B>),
+            d_c.map(host::values::<B>),
+        );
+        [
+            needs[0].then(|| host::tensor::<B, 3>(grads.xw, [batch, time, width], device)),
+            needs[1].then(|| host::tensor::<B, 2>(grads.w_hh, [hidden, width], device)),
+            needs[2].then(|| host::tensor::<B, 1>(grads.b_hh, [width], device)),
+            needs[3].then(|| host::tensor::<B, 2>(grads.h0, [batch, hidden], device)),
+            grads
+                .c0
+                .filter(|_| needs[4])
+                .map(|c0| host::tensor::<B, 2>(c0, [batch, hidden], device)),
+        ]
+    }
 }
 
 impl FusedOp<5, 3> for Recurrence {
@@ -108,6 +194,12 @@ impl FusedOp<5, 3> for Recurrence {
         let hidden = width / self.kind.gates();
         let device = xw.device();
         let keep_state = needs.iter().any(|&n| n);
+        // Sequences on the CPU run in `host`. Not single steps (decoders
+        // feeding back their output): there copying W_hh out of the tensor
+        // would cost as much as the step's matmul.
+        if on_cpu::<B>(&device) && time > 1 {
+            return self.forward_host::<B>([xw, w_hh, b_hh, h0, c0], keep_state);
+        }
         let masks = self.masks::<B>(time, &device);
         let act = Activations::for_backend::<B>(&device);
         // Feature-major layout: every per-step tensor is [features, batch],
@@ -241,11 +333,13 @@ impl FusedOp<5, 3> for Recurrence {
             CellKind::Lstm => transposed::<B>(c),
             _ => B::float_zeros(Shape::new([1]), &device, h.dtype().into()),
         };
-        let saved = keep_state.then(|| Saved {
-            w_hh,
-            steps,
-            masks,
-            hidden,
+        let saved = keep_state.then(|| {
+            Saved::Device(DeviceSaved {
+                w_hh,
+                steps,
+                masks,
+                hidden,
+            })
         });
         ([hs, transposed::<B>(h), c_last], saved)
     }
@@ -256,7 +350,13 @@ impl FusedOp<5, 3> for Recurrence {
         [d_hs, d_h_last, d_c_last]: [Option<FloatTensor<B>>; 3],
         needs: [bool; 5],
     ) -> [Option<FloatTensor<B>>; 5] {
-        let Saved {
+        let saved = match saved {
+            Saved::Host(saved, device) => {
+                return self.backward_host::<B>(&saved, &device, [d_hs, d_h_last, d_c_last], needs);
+            }
+            Saved::Device(saved) => saved,
+        };
+        let DeviceSaved {
             w_hh,
             steps,
             masks,
@@ -429,6 +529,11 @@ impl FusedOp<5, 3> for Recurrence {
     }
 }
 
+/// Whether `device` is one of the CPU backends.
+fn on_cpu<B: Backend>(device: &B::Device) -> bool {
+    !B::name(device).starts_with("cubecl")
+}
+
 /// How the forward computes sigmoid and tanh.
 ///
 /// The CPU backends evaluate `exp` vectorised but `sigmoid` and `tanh` one
@@ -444,7 +549,7 @@ struct Activations {
 impl Activations {
     fn for_backend<B: Backend>(device: &B::Device) -> Self {
         Activations {
-            via_exp: !B::name(device).starts_with("cubecl"),
+            via_exp: on_cpu::<B>(device),
         }
     }
 

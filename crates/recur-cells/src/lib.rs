@@ -16,6 +16,7 @@
 mod cell;
 mod error;
 mod fused;
+mod host;
 mod kernel;
 mod layer;
 mod torch;
