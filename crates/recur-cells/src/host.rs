@@ -477,7 +477,7 @@ fn exp(x: f32) -> f32 {
     // Round to nearest by adding and subtracting 1.5 * 2^23.
     const ROUND: f32 = 12_582_912.0;
     // Beyond these exp(x) is 0 or infinite in f32 anyway.
-    let x = x.max(-87.0).min(88.0);
+    let x = x.clamp(-87.0, 88.0);
     let n = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
     let r = x - n * LN2_HI - n * LN2_LO;
     let mut p = 1.987_569_1e-4_f32;
@@ -485,7 +485,7 @@ fn exp(x: f32) -> f32 {
     p = p * r + 8.333_452e-3;
     p = p * r + 4.166_579_6e-2;
     p = p * r + 1.666_666_5e-1;
-    p = p * r + 5.000_000_1e-1;
+    p = p * r + 0.5;
     let y = p * r * r + r + 1.0;
     // 2^n: n + 127 + 2^23 holds the integer n + 127 in its low mantissa
     // bits; shifted into the exponent field it is the float 2^n. (A float
