@@ -11,9 +11,26 @@ pub fn root() -> PathBuf {
 
 /// A `cargo` command run from the workspace root, using the same cargo that
 /// runs xtask.
+///
+/// Without the variables `cargo run` set for xtask itself (`CARGO_PKG_NAME`,
+/// `CARGO_MANIFEST_DIR`, ...): some build scripts (ring's, under OpenBLAS's
+/// build helper) rerun when those change, so builds started here and from a
+/// shell would rebuild each other's burn.
 pub fn cargo() -> Command {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     command.current_dir(root());
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        let set_for_xtask = key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_MANIFEST_")
+            || matches!(
+                &*key,
+                "CARGO_BIN_NAME" | "CARGO_CRATE_NAME" | "CARGO_PRIMARY_PACKAGE" | "OUT_DIR"
+            );
+        if set_for_xtask {
+            command.env_remove(&*key);
+        }
+    }
     command
 }
 

@@ -19,7 +19,7 @@
 //! over contiguous slices. No input or output is ever permuted.
 
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Backend, Shape};
+use burn::backend::{Backend, DType, Shape};
 use burn::tensor::{TensorData, read_sync};
 use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
 
@@ -504,7 +504,8 @@ fn tanh(x: f32) -> f32 {
     2.0 * sigmoid(2.0 * x) - 1.0
 }
 
-/// A CPU tensor's values.
+/// A CPU tensor's values, as `f32` (the computation's precision whatever
+/// the tensor's; results go back in the tensor's dtype).
 pub(crate) fn values<B: Backend>(t: FloatTensor<B>) -> Vec<f32> {
     read_sync(B::float_into_data(t))
         .expect("reading a CPU tensor cannot fail")
@@ -513,11 +514,18 @@ pub(crate) fn values<B: Backend>(t: FloatTensor<B>) -> Vec<f32> {
         .expect("converted to f32")
 }
 
-/// A tensor of `shape` from `values` on `device`.
+/// A tensor of `shape` and `dtype` from `values` on `device`.
 pub(crate) fn tensor<B: Backend, const D: usize>(
     values: Vec<f32>,
     shape: [usize; D],
+    dtype: DType,
     device: &B::Device,
 ) -> FloatTensor<B> {
-    B::float_from_data(TensorData::new(values, Shape::new(shape)), device)
+    let data = TensorData::new(values, Shape::new(shape));
+    let data = if dtype == DType::F32 {
+        data
+    } else {
+        data.convert_dtype(dtype)
+    };
+    B::float_from_data(data, device)
 }

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Backend, Shape, Slice, TensorMetadata};
+use burn::backend::{Backend, DType, Shape, Slice, TensorMetadata};
 use burn::tensor::TensorData;
 
 use crate::cell::CellKind;
@@ -54,8 +54,8 @@ struct Step<B: Backend> {
 /// Everything the backward pass needs.
 #[derive(Clone, Debug)]
 pub(crate) enum Saved<B: Backend> {
-    /// From the CPU path, with the device its gradients go to.
-    Host(host::Saved, B::Device),
+    /// From the CPU path, with the device and dtype its gradients take.
+    Host(host::Saved, B::Device, DType),
     /// From the device path.
     Device(DeviceSaved<B>),
 }
@@ -114,6 +114,7 @@ impl Recurrence {
         let [batch, time, width] = dims3::<B>(&xw);
         let hidden = width / self.kind.gates();
         let device = xw.device();
+        let dtype = xw.dtype();
         let is_lstm = self.kind == CellKind::Lstm;
         let inputs = host::Inputs {
             xw: host::values::<B>(xw),
@@ -141,15 +142,18 @@ impl Recurrence {
             keep_state,
         );
         let c_last = match out.c {
-            Some(c) => host::tensor::<B, 2>(c, [batch, hidden], &device),
-            None => host::tensor::<B, 1>(vec![0.0], [1], &device),
+            Some(c) => host::tensor::<B, 2>(c, [batch, hidden], dtype, &device),
+            None => host::tensor::<B, 1>(vec![0.0], [1], dtype, &device),
         };
         let outputs = [
-            host::tensor::<B, 3>(out.hs, [batch, time, hidden], &device),
-            host::tensor::<B, 2>(out.h, [batch, hidden], &device),
+            host::tensor::<B, 3>(out.hs, [batch, time, hidden], dtype, &device),
+            host::tensor::<B, 2>(out.h, [batch, hidden], dtype, &device),
             c_last,
         ];
-        (outputs, saved.map(|saved| Saved::Host(saved, device)))
+        (
+            outputs,
+            saved.map(|saved| Saved::Host(saved, device, dtype)),
+        )
     }
 
     /// The backward on a CPU backend: [`host::backward`].
@@ -157,6 +161,7 @@ impl Recurrence {
         &self,
         saved: &host::Saved,
         device: &B::Device,
+        dtype: DType,
         [d_hs, d_h, d_c]: [Option<FloatTensor<B>>; 3],
         needs: [bool; 5],
     ) -> [Option<FloatTensor<B>>; 5] {
@@ -170,14 +175,14 @@ impl Recurrence {
             d_c.map(host::values::<B>),
         );
         [
-            needs[0].then(|| host::tensor::<B, 3>(grads.xw, [batch, time, width], device)),
-            needs[1].then(|| host::tensor::<B, 2>(grads.w_hh, [hidden, width], device)),
-            needs[2].then(|| host::tensor::<B, 1>(grads.b_hh, [width], device)),
-            needs[3].then(|| host::tensor::<B, 2>(grads.h0, [batch, hidden], device)),
+            needs[0].then(|| host::tensor::<B, 3>(grads.xw, [batch, time, width], dtype, device)),
+            needs[1].then(|| host::tensor::<B, 2>(grads.w_hh, [hidden, width], dtype, device)),
+            needs[2].then(|| host::tensor::<B, 1>(grads.b_hh, [width], dtype, device)),
+            needs[3].then(|| host::tensor::<B, 2>(grads.h0, [batch, hidden], dtype, device)),
             grads
                 .c0
                 .filter(|_| needs[4])
-                .map(|c0| host::tensor::<B, 2>(c0, [batch, hidden], device)),
+                .map(|c0| host::tensor::<B, 2>(c0, [batch, hidden], dtype, device)),
         ]
     }
 }
@@ -351,8 +356,9 @@ impl FusedOp<5, 3> for Recurrence {
         needs: [bool; 5],
     ) -> [Option<FloatTensor<B>>; 5] {
         let saved = match saved {
-            Saved::Host(saved, device) => {
-                return self.backward_host::<B>(&saved, &device, [d_hs, d_h_last, d_c_last], needs);
+            Saved::Host(saved, device, dtype) => {
+                let grads = [d_hs, d_h_last, d_c_last];
+                return self.backward_host::<B>(&saved, &device, dtype, grads, needs);
             }
             Saved::Device(saved) => saved,
         };
