@@ -1,7 +1,9 @@
 //! The recurrence over a whole sequence as one fused operation: the forward
 //! runs every time step on the backend's primitives with no autodiff
-//! bookkeeping, and backpropagation through time is written by hand. This is
-//! the only place the gate equations are written.
+//! bookkeeping, and backpropagation through time is written by hand. On the
+//! CPU backends, sequences of more than one step go to `host.rs` instead,
+//! which runs the same equations over plain buffers; the two are the only
+//! places the gate equations are written.
 //!
 //! burn's autodiff records every small op of every step (an LSTM step is about
 //! fifteen), and each slice of the precomputed input projection costs a
