@@ -34,7 +34,7 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Data sets too large to commit: `data fetch NAME`.
     Data(data::DataArgs),
-    /// Train a system: `train charlm [--backend flex] [--cell lstm] ...`.
+    /// Train a system: `train charlm [--backend ndarray] [--cell lstm] ...`.
     Train(app::AppArgs),
     /// A folder of images -> `features.npy` (EfficientNet-Lite0's pooled
     /// features) + `images.txt` (+ captions): `features --images DIR --out DIR`.

@@ -2,7 +2,7 @@
 //! character at a time and learns to predict the next one.
 //!
 //! ```text
-//! cargo xtask train charlm [--backend flex] [--cell lstm] [--layers 2] [--hidden 256] [--text FILE]
+//! cargo xtask train charlm [--backend ndarray] [--cell lstm] [--layers 2] [--hidden 256] [--text FILE]
 //! cargo xtask train charlm --resume runs/charlm/<timestamp>
 //! cargo xtask sample charlm --run runs/charlm/<timestamp> --prime "Hamlet" --temperature 0.8 --length 500
 //! ```
@@ -107,8 +107,10 @@ struct Config {
 struct TrainArgs {
     #[command(flatten)]
     config: Config,
-    /// burn backend.
-    #[arg(long, value_enum, default_value_t = Backend::Flex)]
+    /// burn backend. ndarray by default: with OpenBLAS it trains about 1.3x
+    /// as many characters per second as flex (10,441 against 8,005 on
+    /// Shakespeare, 2 cores).
+    #[arg(long, value_enum, default_value_t = Backend::Ndarray)]
     backend: Backend,
     /// Continue the run in this folder from its latest checkpoint.
     #[arg(long)]
@@ -133,7 +135,7 @@ struct SampleArgs {
     #[arg(long, default_value_t = 500)]
     length: usize,
     /// burn backend.
-    #[arg(long, value_enum, default_value_t = Backend::Flex)]
+    #[arg(long, value_enum, default_value_t = Backend::Ndarray)]
     backend: Backend,
     /// Seed for sampling.
     #[arg(long, default_value_t = 1)]
