@@ -107,9 +107,9 @@ struct Config {
 struct TrainArgs {
     #[command(flatten)]
     config: Config,
-    /// burn backend. ndarray by default: with OpenBLAS it trains about 1.3x
-    /// as many characters per second as flex (10,441 against 8,005 on
-    /// Shakespeare, 2 cores).
+    /// burn backend. ndarray by default: with OpenBLAS it trains about 1.4x
+    /// as many characters per second as flex (8,979 against 6,579 on
+    /// Shakespeare, run back to back on 2 cores).
     #[arg(long, value_enum, default_value_t = Backend::Ndarray)]
     backend: Backend,
     /// Continue the run in this folder from its latest checkpoint.
