@@ -9,7 +9,7 @@
 //! gradient into one `[hidden, batch*time] x [batch*time, width]` product.
 //!
 //! The matmuls go through OpenBLAS with the default `openblas` feature (see
-//! [`matmul`]); without it, on `matrixmultiply`, the layer is about 1.9x
+//! [`matmul`]); without it, on `matrixmultiply`, the layer is 1.3-1.9x
 //! slower.
 //!
 //! Layout: batch-major, as the tensors come in. Sequence buffers are
@@ -448,9 +448,9 @@ fn aux_blocks(kind: CellKind) -> usize {
 /// feature (strided operands become its transpose flags) and
 /// `matrixmultiply` without it. On this project's 2-core machine OpenBLAS
 /// runs the per-step `[32, 512] x [512, 2048]` product at about 140 GFLOP/s;
-/// the pure-Rust kernels (`matrixmultiply`, and the `gemm` crate flex uses)
-/// managed 30-60 on the same calls, which made the whole layer slower than
-/// composing backend ops.
+/// the `gemm` crate flex uses managed 30-60 on the same calls, and with it
+/// or `matrixmultiply` the whole layer was slower than composing backend ops
+/// (docs/BENCHMARKS.md).
 fn matmul(c: &mut [f32], a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) {
     let mut c =
         ArrayViewMut2::from_shape((a.nrows(), b.ncols()), c).expect("buffer sized for its shape");
