@@ -96,14 +96,15 @@ fn main() {
         }
     };
     let device = o.backend.autodiff_device();
-    let x = || {
-        Tensor::<3>::random(
-            [o.batch, o.time, o.input],
-            Distribution::Normal(0.0, 1.0),
-            &device,
-        )
-        .require_grad()
-    };
+    // One input for every iteration, made outside the timings, as the
+    // PyTorch reference does (xtask/bench/cells.py).
+    let input = Tensor::<3>::random(
+        [o.batch, o.time, o.input],
+        Distribution::Normal(0.0, 1.0),
+        &device,
+    )
+    .require_grad();
+    let x = || input.clone();
     // Reading one value back forces backends that run asynchronously to finish.
     let sync = |t: Tensor<3>| t.slice([0..1, 0..1, 0..1]).into_data();
 

@@ -122,8 +122,8 @@ impl CellConfig {
 ///
 /// The weights are stored transposed relative to PyTorch (`[in, gates*hidden]`)
 /// so that a step is `x @ weight_ih + h @ weight_hh`: one matmul for the input
-/// (or one for a whole sequence, see [`Cell::project_input`]) and one for the
-/// recurrence, whatever the number of gates.
+/// side of a whole sequence and one per step for the recurrence, whatever the
+/// number of gates.
 #[derive(Module, Debug)]
 pub struct Cell {
     /// Input-to-hidden weights, `[input, gates * hidden]`.
@@ -165,70 +165,47 @@ impl Cell {
         }
     }
 
-    /// Input projection `x @ weight_ih + bias_ih` of a whole sequence in one
-    /// matmul.
-    ///
-    /// - input: `[batch, time, input]`
-    /// - output: `[batch, time, gates * hidden]`
-    pub fn project_input(&self, input: Tensor<3>) -> Tensor<3> {
-        let [batch, time, features] = input.dims();
-        let projected = self.project_step(input.reshape([batch * time, features]));
-        let width = projected.dims()[1];
-        projected.reshape([batch, time, width])
-    }
-
-    /// Input projection of one step, `[batch, input]` to `[batch, gates * hidden]`.
-    fn project_step(&self, input: Tensor<2>) -> Tensor<2> {
-        let projected = input.matmul(self.weight_ih.val());
-        match &self.bias_ih {
-            Some(bias) => projected + bias.val().unsqueeze(),
-            None => projected,
-        }
-    }
-
-    /// One step from a raw input.
+    /// One step.
     ///
     /// - input: `[batch, input]`
     pub fn step(&self, input: Tensor<2>, state: CellState) -> CellState {
-        self.step_projected(self.project_step(input), state)
-    }
-
-    /// One step from an input already projected by [`Cell::project_input`]:
-    /// one recurrent matmul plus the gate arithmetic.
-    ///
-    /// - projected: `[batch, gates * hidden]`
-    pub fn step_projected(&self, projected: Tensor<2>, state: CellState) -> CellState {
-        let [batch, width] = projected.dims();
-        let (_, h, c) = self.recurrence(projected.reshape([batch, 1, width]), None, false, state);
+        let [batch, features] = input.dims();
+        let (_, h, c) = self.recurrence(input.reshape([batch, 1, features]), None, false, state);
         CellState { h, c }
     }
 
-    /// Runs the cell over a projected sequence `[batch, time, gates * hidden]`
-    /// in one fused operation (see `kernel.rs`), left to right or right to
-    /// left, with padding past each sequence's length when `lengths` is given.
-    /// Returns the outputs `[batch, time, hidden]` and the final `h` and `c`.
+    /// Runs the cell over a sequence `[batch, time, input]` in one fused
+    /// operation, input projection included (see `kernel.rs`), left to right
+    /// or right to left, with padding past each sequence's length when
+    /// `lengths` is given. Returns the outputs `[batch, time, hidden]` and the
+    /// final `h` and `c`.
     pub(crate) fn recurrence(
         &self,
-        projected: Tensor<3>,
+        input: Tensor<3>,
         lengths: Option<&[usize]>,
         reverse: bool,
         state: CellState,
     ) -> (Tensor<3>, Tensor<2>, Option<Tensor<2>>) {
-        let bias_hh = match &self.bias_hh {
+        let width = self.weight_hh.dims()[1];
+        let device = input.device().inner();
+        // A missing bias is a constant zero (no gradient is computed for it).
+        let bias = |bias: &Option<Param<Tensor<1>>>| match bias {
             Some(bias) => bias.val(),
-            None => Tensor::zeros([self.weight_hh.dims()[1]], &projected.device().inner()),
+            None => Tensor::zeros([width], &device),
         };
         let c0 = match (self.kind.has_cell_state(), state.c) {
             (true, None) => state.h.zeros_like(),
             (true, Some(c)) => c,
             // Unused by the other kinds; a constant placeholder for the op's input.
-            (false, _) => Tensor::zeros([1, 1], &projected.device().inner()),
+            (false, _) => Tensor::zeros([1, 1], &device),
         };
         let op = Recurrence::new(self.kind, reverse, lengths);
         let inputs = [
-            projected.into_dispatch(),
+            input.into_dispatch(),
+            self.weight_ih.val().into_dispatch(),
+            bias(&self.bias_ih).into_dispatch(),
             self.weight_hh.val().into_dispatch(),
-            bias_hh.into_dispatch(),
+            bias(&self.bias_hh).into_dispatch(),
             state.h.into_dispatch(),
             c0.into_dispatch(),
         ];

@@ -1,12 +1,16 @@
 //! The recurrence on the CPU backends (ndarray, flex): the same equations as
-//! the device path in `kernel.rs`, run over plain `f32` buffers.
+//! the device path in `kernel.rs`, run over plain `f32` buffers, the input
+//! projection included.
 //!
 //! Composed of backend primitives, one LSTM step is about fifteen passes over
 //! memory, each allocating its result; on the CPU those passes, not the
-//! matmuls, took most of the time (`perf` on the cells benchmark). Here one
-//! loop per step computes every gate and state update, each per-step matmul
-//! writes straight into its buffer, and the backward gathers the weight
-//! gradient into one `[hidden, batch*time] x [batch*time, width]` product.
+//! matmuls, took most of the time (`perf` on the cells benchmark). Here the
+//! input side of all steps is one matmul straight from `x` (reading the
+//! projection out of a burn tensor instead cost more than computing it),
+//! each step's recurrent matmul writes into one buffer, and one loop per
+//! sequence computes every gate and state update, sequences split across
+//! rayon's threads and compiled for AVX2 + FMA where the CPU has them
+//! (`pulp`). The backward gathers the weight gradients into one product each.
 //!
 //! The matmuls go through OpenBLAS with the default `openblas` feature (see
 //! [`matmul`]); without it, on `matrixmultiply`, the layer is 1.3-1.9x
@@ -18,10 +22,15 @@
 //! `r, z, n`) one after the other, each `hidden` wide, so the gate loops run
 //! over contiguous slices. No input or output is ever permuted.
 
+use std::any::Any;
+
+#[allow(deprecated)] // burn-ndarray
+use burn::backend::ndarray::NdArrayTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, DType, Shape};
 use burn::tensor::{TensorData, read_sync};
 use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
+use rayon::prelude::*;
 
 use crate::cell::CellKind;
 
@@ -30,6 +39,10 @@ use crate::cell::CellKind;
 pub(crate) struct Saved {
     kind: CellKind,
     dims: Dims,
+    /// The layer's input `[batch, time, input]`, for the gradient of `w_ih`.
+    x: Vec<f32>,
+    /// `[input, width]`, for the gradient of `x`.
+    w_ih: Vec<f32>,
     /// `[hidden, width]`, as given.
     w_hh: Vec<f32>,
     /// Each sequence's length, when some are padded.
@@ -47,9 +60,9 @@ pub(crate) struct Saved {
 }
 
 impl Saved {
-    /// `[batch, time, hidden]`.
-    pub(crate) fn dims(&self) -> [usize; 3] {
-        [self.dims.batch, self.dims.time, self.dims.hidden]
+    /// The sizes it was computed with.
+    pub(crate) fn dims(&self) -> Dims {
+        self.dims
     }
 }
 
@@ -61,10 +74,14 @@ pub(crate) struct Outputs {
     pub c: Option<Vec<f32>>,
 }
 
-/// Gradients of the inputs of the forward.
+/// Gradients of the inputs of the forward; `None` where not asked for.
 pub(crate) struct Grads {
-    /// `[batch, time, width]`.
-    pub xw: Vec<f32>,
+    /// `[batch, time, input]`.
+    pub x: Option<Vec<f32>>,
+    /// `[input, width]`.
+    pub w_ih: Option<Vec<f32>>,
+    /// `[width]`.
+    pub b_ih: Vec<f32>,
     /// `[hidden, width]`.
     pub w_hh: Vec<f32>,
     /// `[width]`.
@@ -80,13 +97,18 @@ pub(crate) struct Grads {
 pub(crate) struct Dims {
     pub batch: usize,
     pub time: usize,
+    pub input: usize,
     pub hidden: usize,
 }
 
 /// The inputs of the forward, as values.
 pub(crate) struct Inputs {
-    /// `[batch, time, width]`: the input projection, with `b_ih`.
-    pub xw: Vec<f32>,
+    /// `[batch, time, input]`.
+    pub x: Vec<f32>,
+    /// `[input, width]`.
+    pub w_ih: Vec<f32>,
+    /// `[width]`.
+    pub b_ih: Vec<f32>,
     /// `[hidden, width]`.
     pub w_hh: Vec<f32>,
     /// `[width]`.
@@ -112,10 +134,13 @@ pub(crate) fn forward(
     let Dims {
         batch,
         time,
+        input,
         hidden,
     } = dims;
     let Inputs {
-        xw,
+        x,
+        w_ih,
+        b_ih,
         w_hh,
         b_hh,
         h0: mut h,
@@ -124,69 +149,85 @@ pub(crate) fn forward(
     let width = kind.gates() * hidden;
     let aux_w = aux_blocks(kind) * hidden;
     let is_lstm = kind == CellKind::Lstm;
+    // The input side of every step at once: xw = x · W_ih + b_ih, one
+    // `[batch*time, input] x [input, width]` product. RNN and LSTM add b_hh
+    // there too; the GRU needs it inside the reset product.
+    let rows = batch * time;
+    let mut xw = match kind {
+        CellKind::Gru => b_ih.repeat(rows),
+        _ => b_ih
+            .iter()
+            .zip(&b_hh)
+            .map(|(a, b)| a + b)
+            .collect::<Vec<_>>()
+            .repeat(rows),
+    };
+    matmul(
+        &mut xw,
+        view(&x, [rows, input], [input, 1]),
+        view(&w_ih, [input, width], [width, 1]),
+        true,
+    );
     let mut c = if is_lstm {
         c0
     } else {
         vec![0.0; batch * hidden]
     };
     let padded = |b: usize, t: usize| lengths.is_some_and(|l| t >= l[b]);
-    // Row of (b, t) in the sequence buffers.
-    let row = |b: usize, t: usize| b * time + t;
-    let stored = |n: usize| vec![0.0; if keep_state { batch * time * n } else { 0 }];
-    let mut h_prev = stored(hidden);
-    let mut gates = stored(width);
-    let mut aux = stored(aux_w);
+    // Per sequence, the stored steps: every one for the backward, else only
+    // the current one (a scratch slot).
+    let kept = if keep_state { time } else { 1 };
+    let slot = |t: usize| if keep_state { t } else { 0 };
+    let mut h_prev = vec![0.0; batch * kept * hidden];
+    let mut gates = vec![0.0; batch * kept * width];
+    let mut aux = vec![0.0; batch * kept * aux_w];
     let mut hs = vec![0.0; batch * time * hidden];
-    // This step's pre-activations (GRU: W_hh h + b_hh); gates and aux of
-    // one sequence when they are not kept.
-    let mut pre = vec![0.0; batch * width];
-    let mut g_tmp = vec![0.0; width];
-    let mut a_tmp = vec![0.0; aux_w];
+    // This step's recurrent side, h · W_hh.
+    let mut rec = vec![0.0; batch * width];
+    let simd = pulp::Arch::new();
 
     for &t in &order {
-        for (b, pre_b) in pre.chunks_mut(width).enumerate() {
-            match kind {
-                // RNN and LSTM add b_hh to the input side; the GRU needs it
-                // inside the reset product.
-                CellKind::Gru => pre_b.copy_from_slice(&b_hh),
-                _ => {
-                    let x_b = &xw[row(b, t) * width..][..width];
-                    for ((p, &x), &bias) in pre_b.iter_mut().zip(x_b).zip(&b_hh) {
-                        *p = x + bias;
-                    }
-                }
-            }
-        }
         matmul(
-            &mut pre,
+            &mut rec,
             view(&h, [batch, hidden], [hidden, 1]),
             view(&w_hh, [hidden, width], [width, 1]),
+            false,
         );
-        for b in 0..batch {
-            if padded(b, t) {
-                continue;
-            }
-            let r = row(b, t);
-            let h_b = &mut h[b * hidden..][..hidden];
-            let c_b = &mut c[b * hidden..][..hidden];
-            let pre_b = &pre[b * width..][..width];
-            let (g, a) = if keep_state {
-                h_prev[r * hidden..][..hidden].copy_from_slice(h_b);
-                (
-                    &mut gates[r * width..][..width],
-                    &mut aux[r * aux_w..][..aux_w],
-                )
-            } else {
-                (&mut g_tmp[..], &mut a_tmp[..])
-            };
-            match kind {
-                CellKind::RnnTanh => rnn_step(pre_b, h_b, g, tanh),
-                CellKind::RnnRelu => rnn_step(pre_b, h_b, g, |x| x.max(0.0)),
-                CellKind::Lstm => lstm_step(pre_b, h_b, c_b, g, a),
-                CellKind::Gru => gru_step(pre_b, &xw[r * width..][..width], h_b, g, a),
-            }
-            hs[r * hidden..][..hidden].copy_from_slice(h_b);
-        }
+        // The gate arithmetic, one sequence per task.
+        let seqs = per_sequence(&mut h, hidden, batch)
+            .into_iter()
+            .zip(per_sequence(&mut c, hidden, batch))
+            .zip(per_sequence(&mut h_prev, kept * hidden, batch))
+            .zip(per_sequence(&mut gates, kept * width, batch))
+            .zip(per_sequence(&mut aux, kept * aux_w, batch))
+            .zip(per_sequence(&mut hs, time * hidden, batch))
+            .enumerate()
+            .collect::<Vec<_>>();
+        seqs.into_par_iter()
+            .for_each(|(b, (((((h, c), h_prev), gates), aux), hs))| {
+                if padded(b, t) {
+                    return;
+                }
+                let s = slot(t);
+                let rec = &rec[b * width..][..width];
+                let x = &xw[(b * time + t) * width..][..width];
+                let g = &mut gates[s * width..][..width];
+                let a = &mut aux[s * aux_w..][..aux_w];
+                if keep_state {
+                    h_prev[s * hidden..][..hidden].copy_from_slice(h);
+                }
+                simd.dispatch(ForwardStep {
+                    kind,
+                    rec,
+                    x,
+                    b_hh: &b_hh,
+                    h,
+                    c,
+                    gates: g,
+                    aux: a,
+                });
+                hs[t * hidden..][..hidden].copy_from_slice(h);
+            });
     }
 
     let outputs = Outputs {
@@ -197,6 +238,8 @@ pub(crate) fn forward(
     let saved = keep_state.then(|| Saved {
         kind,
         dims,
+        x,
+        w_ih,
         w_hh,
         lengths: lengths.map(<[usize]>::to_vec),
         order,
@@ -209,16 +252,20 @@ pub(crate) fn forward(
 
 /// Backpropagation through time. `d_hs [batch, time, hidden]`, `d_h`,
 /// `d_c [batch, hidden]`: the gradients of the outputs, `None` for zero.
+/// The gradients of `x` and `w_ih` are computed only when `need_x` and
+/// `need_w_ih` ask for them.
 pub(crate) fn backward(
     saved: &Saved,
     d_hs: Option<&[f32]>,
     d_h: Option<Vec<f32>>,
     d_c: Option<Vec<f32>>,
+    [need_x, need_w_ih]: [bool; 2],
 ) -> Grads {
     let Saved { kind, dims, .. } = *saved;
     let Dims {
         batch,
         time,
+        input,
         hidden,
     } = dims;
     let width = kind.gates() * hidden;
@@ -226,7 +273,6 @@ pub(crate) fn backward(
     let is_lstm = kind == CellKind::Lstm;
     let is_gru = kind == CellKind::Gru;
     let padded = |b: usize, t: usize| saved.lengths.as_ref().is_some_and(|l| t >= l[b]);
-    let row = |b: usize, t: usize| b * time + t;
 
     // Gradients of the state carried out of the current step.
     let mut dh = d_h.unwrap_or_else(|| vec![0.0; batch * hidden]);
@@ -238,49 +284,59 @@ pub(crate) fn backward(
     // This step's recurrent-side gradient; zero rows at padding, so the
     // product below carries dh through padded steps unchanged.
     let mut d_step = vec![0.0; batch * width];
+    let simd = pulp::Arch::new();
 
     for &t in saved.order.iter().rev() {
-        for (b, d_step_b) in d_step.chunks_mut(width).enumerate() {
-            if padded(b, t) {
-                d_step_b.fill(0.0);
-                continue;
-            }
-            let r = row(b, t);
-            let dh_b = &mut dh[b * hidden..][..hidden];
-            if let Some(d_hs) = d_hs {
-                for (d, &o) in dh_b.iter_mut().zip(&d_hs[r * hidden..][..hidden]) {
-                    *d += o;
+        // The gate arithmetic, one sequence per task.
+        let seqs = per_sequence(&mut dh, hidden, batch)
+            .into_iter()
+            .zip(per_sequence(&mut dc, hidden, batch))
+            .zip(per_sequence(&mut d_step, width, batch))
+            .zip(per_sequence(&mut d_x, time * width, batch))
+            .zip(per_sequence(
+                &mut d_rec_gru,
+                if is_gru { time * width } else { 0 },
+                batch,
+            ))
+            .enumerate()
+            .collect::<Vec<_>>();
+        seqs.into_par_iter()
+            .for_each(|(b, ((((dh, dc), d_step), d_x), d_rec_gru))| {
+                if padded(b, t) {
+                    d_step.fill(0.0);
+                    return;
                 }
-            }
-            let g = &saved.gates[r * width..][..width];
-            let a = &saved.aux[r * aux_w..][..aux_w];
-            match kind {
-                CellKind::RnnTanh => rnn_back(g, dh_b, d_step_b, |y| 1.0 - y * y),
-                CellKind::RnnRelu => {
-                    rnn_back(g, dh_b, d_step_b, |y| if y > 0.0 { 1.0 } else { 0.0 })
+                let r = b * time + t;
+                if let Some(d_hs) = d_hs {
+                    for (d, &o) in dh.iter_mut().zip(&d_hs[r * hidden..][..hidden]) {
+                        *d += o;
+                    }
                 }
-                CellKind::Lstm => lstm_back(g, a, dh_b, &mut dc[b * hidden..][..hidden], d_step_b),
-                CellKind::Gru => gru_back(
-                    g,
-                    a,
-                    &saved.h_prev[r * hidden..][..hidden],
-                    dh_b,
-                    &mut d_x[r * width..][..width],
-                    d_step_b,
-                ),
-            }
-            let d_rec = if is_gru {
-                &mut d_rec_gru[r * width..][..width]
-            } else {
-                &mut d_x[r * width..][..width]
-            };
-            d_rec.copy_from_slice(d_step_b);
-        }
+                let g = &saved.gates[r * width..][..width];
+                let a = &saved.aux[r * aux_w..][..aux_w];
+                let d_x = &mut d_x[t * width..][..width];
+                simd.dispatch(BackwardStep {
+                    kind,
+                    gates: g,
+                    aux: a,
+                    h_prev: &saved.h_prev[r * hidden..][..hidden],
+                    dh,
+                    dc,
+                    d_x,
+                    d_rec: d_step,
+                });
+                if is_gru {
+                    d_rec_gru[t * width..][..width].copy_from_slice(d_step);
+                } else {
+                    d_x.copy_from_slice(d_step);
+                }
+            });
         // dh_prev = (what reached h directly) + d_step · W_hhᵀ.
         matmul(
             &mut dh,
             view(&d_step, [batch, width], [width, 1]),
             view(&saved.w_hh, [width, hidden], [1, width]),
+            true,
         );
     }
 
@@ -292,52 +348,150 @@ pub(crate) fn backward(
         &mut d_w_hh,
         view(&saved.h_prev, [hidden, rows], [1, hidden]),
         view(d_rec, [rows, width], [width, 1]),
+        false,
     );
-    let mut d_b_hh = vec![0.0; width];
-    for d in d_rec.chunks(width) {
-        for (sum, &v) in d_b_hh.iter_mut().zip(d) {
-            *sum += v;
-        }
-    }
+    // Through the input projection: dx = d_xw · W_ihᵀ, dW_ih = xᵀ · d_xw.
+    let d_in = need_x.then(|| {
+        let mut d_in = vec![0.0; rows * input];
+        matmul(
+            &mut d_in,
+            view(&d_x, [rows, width], [width, 1]),
+            view(&saved.w_ih, [width, input], [1, width]),
+            false,
+        );
+        d_in
+    });
+    let d_w_ih = need_w_ih.then(|| {
+        let mut d_w_ih = vec![0.0; input * width];
+        matmul(
+            &mut d_w_ih,
+            view(&saved.x, [input, rows], [1, input]),
+            view(&d_x, [rows, width], [width, 1]),
+            false,
+        );
+        d_w_ih
+    });
     Grads {
-        xw: d_x,
+        x: d_in,
+        w_ih: d_w_ih,
+        b_ih: column_sums(&d_x, width),
         w_hh: d_w_hh,
-        b_hh: d_b_hh,
+        b_hh: column_sums(d_rec, width),
         h0: dh,
         c0: is_lstm.then_some(dc),
     }
 }
 
-// One step of one sequence, forward and backward. Every slice of a kind is
-// `hidden` long per gate, so the loops vectorise (no bounds checks, no
-// calls: see `exp`).
+/// One forward step of one sequence, as a `pulp` operation: its
+/// `with_simd` is compiled once per instruction set, and everything it calls
+/// is `inline(always)`, so the loops vectorise with that set (a closure
+/// body is not reliably inlined there, and then runs as baseline SSE2).
+struct ForwardStep<'a> {
+    kind: CellKind,
+    /// `h_prev · W_hh`.
+    rec: &'a [f32],
+    /// The input side, with `b_ih` (and `b_hh` but for the GRU).
+    x: &'a [f32],
+    b_hh: &'a [f32],
+    h: &'a mut [f32],
+    c: &'a mut [f32],
+    gates: &'a mut [f32],
+    aux: &'a mut [f32],
+}
 
-/// RNN: `h = act(pre)`; keeps `h` in `g`.
-fn rnn_step(pre: &[f32], h: &mut [f32], g: &mut [f32], act: impl Fn(f32) -> f32) {
-    for ((h, g), &p) in h.iter_mut().zip(g.iter_mut()).zip(pre) {
-        *h = act(p);
-        *g = *h;
+impl pulp::WithSimd for ForwardStep<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        let ForwardStep {
+            kind,
+            rec,
+            x,
+            b_hh,
+            h,
+            c,
+            gates,
+            aux,
+        } = self;
+        match kind {
+            CellKind::RnnTanh => rnn_step(rec, x, h, gates, tanh),
+            CellKind::RnnRelu => rnn_step(rec, x, h, gates, |v| v.max(0.0)),
+            CellKind::Lstm => lstm_step(rec, x, h, c, gates, aux),
+            CellKind::Gru => gru_step(rec, x, b_hh, h, gates, aux),
+        }
     }
 }
 
-/// LSTM: `pre` is `[i, f, g, o]` before activation; keeps the activated
-/// gates in `g` and `c_prev, tanh(c')` in `a`.
-fn lstm_step(pre: &[f32], h: &mut [f32], c: &mut [f32], g: &mut [f32], a: &mut [f32]) {
+/// One backward step of one sequence, as a `pulp` operation (see
+/// [`ForwardStep`]).
+struct BackwardStep<'a> {
+    kind: CellKind,
+    gates: &'a [f32],
+    aux: &'a [f32],
+    h_prev: &'a [f32],
+    dh: &'a mut [f32],
+    dc: &'a mut [f32],
+    /// The input side's gradient; written by the GRU only.
+    d_x: &'a mut [f32],
+    d_rec: &'a mut [f32],
+}
+
+impl pulp::WithSimd for BackwardStep<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        let BackwardStep {
+            kind,
+            gates,
+            aux,
+            h_prev,
+            dh,
+            dc,
+            d_x,
+            d_rec,
+        } = self;
+        match kind {
+            CellKind::RnnTanh => rnn_back(gates, dh, d_rec, |y| 1.0 - y * y),
+            CellKind::RnnRelu => rnn_back(gates, dh, d_rec, |y| if y > 0.0 { 1.0 } else { 0.0 }),
+            CellKind::Lstm => lstm_back(gates, aux, dh, dc, d_rec),
+            CellKind::Gru => gru_back(gates, aux, h_prev, dh, d_x, d_rec),
+        }
+    }
+}
+
+// One step of one sequence, forward and backward. Every slice of a kind is
+// `hidden` long per gate, so the loops vectorise (no bounds checks, no
+// calls: see `exp`); `inline(always)` so that they are compiled inside
+// `pulp`'s AVX2 dispatch.
+
+/// RNN: `h = act(rec + x)`; keeps `h` in `g`.
+#[inline(always)]
+fn rnn_step(rec: &[f32], x: &[f32], h: &mut [f32], g: &mut [f32], act: impl Fn(f32) -> f32) {
     let n = h.len();
-    let (pi, pf, pg, po) = (
-        &pre[..n],
-        &pre[n..2 * n],
-        &pre[2 * n..3 * n],
-        &pre[3 * n..4 * n],
-    );
+    let (rec, x, g) = (&rec[..n], &x[..n], &mut g[..n]);
+    for j in 0..n {
+        h[j] = act(rec[j] + x[j]);
+        g[j] = h[j];
+    }
+}
+
+/// LSTM: `rec + x` is `[i, f, g, o]` before activation; keeps the activated
+/// gates in `g` and `c_prev, tanh(c')` in `a`.
+#[inline(always)]
+fn lstm_step(rec: &[f32], x: &[f32], h: &mut [f32], c: &mut [f32], g: &mut [f32], a: &mut [f32]) {
+    let n = h.len();
+    let [ri, rf, rg, ro] = blocks(rec, n);
+    let [xi, xf, xg, xo] = blocks(x, n);
     let (gi, rest) = g.split_at_mut(n);
     let (gf, rest) = rest.split_at_mut(n);
     let (gg, go) = rest.split_at_mut(n);
     let (c_prev, c_tanh) = a.split_at_mut(n);
     let (gg, go, c_tanh, c) = (&mut gg[..n], &mut go[..n], &mut c_tanh[..n], &mut c[..n]);
     for j in 0..n {
-        let (i, f) = (sigmoid(pi[j]), sigmoid(pf[j]));
-        let (cand, o) = (tanh(pg[j]), sigmoid(po[j]));
+        let (i, f) = (sigmoid(ri[j] + xi[j]), sigmoid(rf[j] + xf[j]));
+        let (cand, o) = (tanh(rg[j] + xg[j]), sigmoid(ro[j] + xo[j]));
         c_prev[j] = c[j];
         c[j] = f * c[j] + i * cand;
         c_tanh[j] = tanh(c[j]);
@@ -346,28 +500,38 @@ fn lstm_step(pre: &[f32], h: &mut [f32], c: &mut [f32], g: &mut [f32], a: &mut [
     }
 }
 
-/// GRU: `pre` is `W_hh h + b_hh` (`[r, z, n]` blocks), `x` the input side;
-/// keeps `r, z, n` in `g` and `W_hn h + b_hn` in `a`.
-fn gru_step(pre: &[f32], x: &[f32], h: &mut [f32], g: &mut [f32], a: &mut [f32]) {
+/// The first `K` blocks of `n` values of `v`.
+#[inline(always)]
+fn blocks<const K: usize>(v: &[f32], n: usize) -> [&[f32]; K] {
+    std::array::from_fn(|k| &v[k * n..(k + 1) * n])
+}
+
+/// GRU: `rec + b_hh` is `W_hh h + b_hh` (`[r, z, n]` blocks), `x` the input
+/// side; keeps `r, z, n` in `g` and `W_hn h + b_hn` in `a`.
+#[inline(always)]
+fn gru_step(rec: &[f32], x: &[f32], b_hh: &[f32], h: &mut [f32], g: &mut [f32], a: &mut [f32]) {
     let n = h.len();
-    let (pr, pz, pn) = (&pre[..n], &pre[n..2 * n], &pre[2 * n..3 * n]);
-    let (xr, xz, xn) = (&x[..n], &x[n..2 * n], &x[2 * n..3 * n]);
+    let [rr, rz, rn] = blocks(rec, n);
+    let [br, bz, bn] = blocks(b_hh, n);
+    let [xr, xz, xn] = blocks(x, n);
     let (gr, rest) = g.split_at_mut(n);
     let (gz, gn) = rest.split_at_mut(n);
     let (gn, a) = (&mut gn[..n], &mut a[..n]);
     for j in 0..n {
-        let r = sigmoid(xr[j] + pr[j]);
-        let z = sigmoid(xz[j] + pz[j]);
-        let cand = tanh(xn[j] + r * pn[j]);
+        let r = sigmoid(xr[j] + rr[j] + br[j]);
+        let z = sigmoid(xz[j] + rz[j] + bz[j]);
+        let hn = rn[j] + bn[j];
+        let cand = tanh(xn[j] + r * hn);
         // h' = (1 - z) * n + z * h
         h[j] = cand + z * (h[j] - cand);
-        (gr[j], gz[j], gn[j], a[j]) = (r, z, cand, pn[j]);
+        (gr[j], gz[j], gn[j], a[j]) = (r, z, cand, hn);
     }
 }
 
 /// RNN backward: `dh` (the gradient of the new `h`) through `act`, whose
 /// derivative `slope` is written in terms of the output, into `d_pre`;
 /// nothing reaches `h_prev` directly.
+#[inline(always)]
 fn rnn_back(g: &[f32], dh: &mut [f32], d_pre: &mut [f32], slope: impl Fn(f32) -> f32) {
     for ((d_pre, dh), &y) in d_pre.iter_mut().zip(dh.iter_mut()).zip(g) {
         *d_pre = *dh * slope(y);
@@ -378,6 +542,7 @@ fn rnn_back(g: &[f32], dh: &mut [f32], d_pre: &mut [f32], slope: impl Fn(f32) ->
 /// LSTM backward: from the gradients of the new `h` (`dh`) and `c` (`dc`)
 /// to those of the pre-activations (`d_pre`) and of `c_prev` (into `dc`);
 /// nothing reaches `h_prev` directly.
+#[inline(always)]
 fn lstm_back(g: &[f32], a: &[f32], dh: &mut [f32], dc: &mut [f32], d_pre: &mut [f32]) {
     let n = dh.len();
     let (gi, gf, gg, go) = (&g[..n], &g[n..2 * n], &g[2 * n..3 * n], &g[3 * n..4 * n]);
@@ -401,6 +566,7 @@ fn lstm_back(g: &[f32], a: &[f32], dh: &mut [f32], dc: &mut [f32], d_pre: &mut [
 /// GRU backward: from the gradient of the new `h` (`dh`) to those of the
 /// input side (`d_x`) and recurrent side (`d_rec`) of the pre-activations;
 /// `dh` keeps what reaches `h_prev` directly (`z * dh`).
+#[inline(always)]
 fn gru_back(
     g: &[f32],
     a: &[f32],
@@ -433,6 +599,17 @@ fn gru_back(
     }
 }
 
+/// The sums over rows of a row-major matrix `width` wide.
+fn column_sums(matrix: &[f32], width: usize) -> Vec<f32> {
+    let mut sums = vec![0.0; width];
+    for row in matrix.chunks(width) {
+        for (sum, &v) in sums.iter_mut().zip(row) {
+            *sum += v;
+        }
+    }
+    sums
+}
+
 /// Blocks of `hidden` values in [`Saved::aux`] per step.
 fn aux_blocks(kind: CellKind) -> usize {
     match kind {
@@ -442,7 +619,8 @@ fn aux_blocks(kind: CellKind) -> usize {
     }
 }
 
-/// `c [m, n] += a [m, k] · b [k, n]`, `c` row-major and contiguous.
+/// `c [m, n] = a [m, k] · b [k, n]`, plus the old `c` if `accumulate`; `c`
+/// row-major and contiguous.
 ///
 /// Through ndarray, which calls OpenBLAS's `sgemm` with the `openblas`
 /// feature (strided operands become its transpose flags) and
@@ -451,10 +629,20 @@ fn aux_blocks(kind: CellKind) -> usize {
 /// the `gemm` crate flex uses managed 30-60 on the same calls, and with it
 /// or `matrixmultiply` the whole layer was slower than composing backend ops
 /// (docs/BENCHMARKS.md).
-fn matmul(c: &mut [f32], a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) {
+fn matmul(c: &mut [f32], a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, accumulate: bool) {
     let mut c =
         ArrayViewMut2::from_shape((a.nrows(), b.ncols()), c).expect("buffer sized for its shape");
-    ndarray::linalg::general_mat_mul(1.0, &a, &b, 1.0, &mut c);
+    let beta = if accumulate { 1.0 } else { 0.0 };
+    ndarray::linalg::general_mat_mul(1.0, &a, &b, beta, &mut c);
+}
+
+/// `buffer` cut into `batch` slices of `len` values, one per sequence
+/// (empty ones when `len` is 0), to hand to parallel tasks.
+fn per_sequence(buffer: &mut [f32], len: usize, batch: usize) -> Vec<&mut [f32]> {
+    if len == 0 {
+        return (0..batch).map(|_| &mut [][..]).collect();
+    }
+    buffer.chunks_mut(len).take(batch).collect()
 }
 
 /// A `[rows, cols]` view of `data` with the given element strides.
@@ -507,6 +695,15 @@ fn tanh(x: f32) -> f32 {
 /// A CPU tensor's values, as `f32` (the computation's precision whatever
 /// the tensor's; results go back in the tensor's dtype).
 pub(crate) fn values<B: Backend>(t: FloatTensor<B>) -> Vec<f32> {
+    // burn-ndarray reads an array that is shared (a weight, an input also
+    // used elsewhere) element by element: 66 of the LSTM benchmark's 274 ms
+    // on ndarray, against 4 ms on flex. A contiguous one is one copy.
+    #[allow(deprecated)] // burn-ndarray
+    if let Some(NdArrayTensor::F32(storage)) = (&t as &dyn Any).downcast_ref::<NdArrayTensor>()
+        && let Some(values) = storage.view().as_slice()
+    {
+        return values.to_vec();
+    }
     read_sync(B::float_into_data(t))
         .expect("reading a CPU tensor cannot fail")
         .convert::<f32>()

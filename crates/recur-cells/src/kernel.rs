@@ -21,11 +21,13 @@ use crate::cell::CellKind;
 use crate::fused::FusedOp;
 use crate::host;
 
-/// One direction of one layer run over a sequence.
+/// One direction of one layer run over a sequence, input projection
+/// included.
 ///
-/// Inputs: `xw [batch, time, gates*hidden]` (the input projection with
-/// `b_ih`), `w_hh [hidden, gates*hidden]`, `b_hh [gates*hidden]`,
-/// `h0 [batch, hidden]`, `c0 [batch, hidden]` (LSTM; ignored otherwise).
+/// Inputs: `x [batch, time, input]`, `w_ih [input, gates*hidden]`,
+/// `b_ih [gates*hidden]`, `w_hh [hidden, gates*hidden]`, `b_hh
+/// [gates*hidden]`, `h0 [batch, hidden]`, `c0 [batch, hidden]` (LSTM;
+/// ignored otherwise).
 /// Outputs: `hs [batch, time, hidden]` (zero at padding), the final `h` and
 /// the final `c` (LSTM; a zero `[1]` otherwise).
 #[derive(Clone, Debug)]
@@ -65,6 +67,9 @@ pub(crate) enum Saved<B: Backend> {
 /// What the device path keeps for the backward pass.
 #[derive(Clone, Debug)]
 pub(crate) struct DeviceSaved<B: Backend> {
+    /// The input, `[batch * time, input]`.
+    x: FloatTensor<B>,
+    w_ih: FloatTensor<B>,
     w_hh: FloatTensor<B>,
     /// In processing order (reversed in time for the right-to-left pass).
     steps: Vec<Step<B>>,
@@ -110,16 +115,18 @@ impl Recurrence {
     /// The forward on a CPU backend: [`host::forward`] on the inputs' values.
     fn forward_host<B: Backend>(
         &self,
-        [xw, w_hh, b_hh, h0, c0]: [FloatTensor<B>; 5],
+        [x, w_ih, b_ih, w_hh, b_hh, h0, c0]: [FloatTensor<B>; 7],
         keep_state: bool,
     ) -> ([FloatTensor<B>; 3], Option<Saved<B>>) {
-        let [batch, time, width] = dims3::<B>(&xw);
-        let hidden = width / self.kind.gates();
-        let device = xw.device();
-        let dtype = xw.dtype();
+        let [batch, time, input] = dims3::<B>(&x);
+        let hidden = dims2::<B>(&w_hh)[0];
+        let device = x.device();
+        let dtype = x.dtype();
         let is_lstm = self.kind == CellKind::Lstm;
         let inputs = host::Inputs {
-            xw: host::values::<B>(xw),
+            x: host::values::<B>(x),
+            w_ih: host::values::<B>(w_ih),
+            b_ih: host::values::<B>(b_ih),
             w_hh: host::values::<B>(w_hh),
             b_hh: host::values::<B>(b_hh),
             h0: host::values::<B>(h0),
@@ -132,6 +139,7 @@ impl Recurrence {
         let dims = host::Dims {
             batch,
             time,
+            input,
             hidden,
         };
         let order = self.order(time).collect();
@@ -165,9 +173,14 @@ impl Recurrence {
         device: &B::Device,
         dtype: DType,
         [d_hs, d_h, d_c]: [Option<FloatTensor<B>>; 3],
-        needs: [bool; 5],
-    ) -> [Option<FloatTensor<B>>; 5] {
-        let [batch, time, hidden] = saved.dims();
+        needs: [bool; 7],
+    ) -> [Option<FloatTensor<B>>; 7] {
+        let host::Dims {
+            batch,
+            time,
+            input,
+            hidden,
+        } = saved.dims();
         let width = self.kind.gates() * hidden;
         let d_c = d_c.filter(|_| self.kind == CellKind::Lstm);
         let grads = host::backward(
@@ -175,38 +188,52 @@ impl Recurrence {
             d_hs.map(host::values::<B>).as_deref(),
             d_h.map(host::values::<B>),
             d_c.map(host::values::<B>),
+            [needs[0], needs[1]],
         );
         [
-            needs[0].then(|| host::tensor::<B, 3>(grads.xw, [batch, time, width], dtype, device)),
-            needs[1].then(|| host::tensor::<B, 2>(grads.w_hh, [hidden, width], dtype, device)),
-            needs[2].then(|| host::tensor::<B, 1>(grads.b_hh, [width], dtype, device)),
-            needs[3].then(|| host::tensor::<B, 2>(grads.h0, [batch, hidden], dtype, device)),
+            grads
+                .x
+                .map(|x| host::tensor::<B, 3>(x, [batch, time, input], dtype, device)),
+            grads
+                .w_ih
+                .map(|w| host::tensor::<B, 2>(w, [input, width], dtype, device)),
+            needs[2].then(|| host::tensor::<B, 1>(grads.b_ih, [width], dtype, device)),
+            needs[3].then(|| host::tensor::<B, 2>(grads.w_hh, [hidden, width], dtype, device)),
+            needs[4].then(|| host::tensor::<B, 1>(grads.b_hh, [width], dtype, device)),
+            needs[5].then(|| host::tensor::<B, 2>(grads.h0, [batch, hidden], dtype, device)),
             grads
                 .c0
-                .filter(|_| needs[4])
+                .filter(|_| needs[6])
                 .map(|c0| host::tensor::<B, 2>(c0, [batch, hidden], dtype, device)),
         ]
     }
 }
 
-impl FusedOp<5, 3> for Recurrence {
+impl FusedOp<7, 3> for Recurrence {
     type State<B: Backend> = Saved<B>;
 
     fn forward<B: Backend>(
         &self,
-        [xw, w_hh, b_hh, h0, c0]: [FloatTensor<B>; 5],
-        needs: [bool; 5],
+        [x, w_ih, b_ih, w_hh, b_hh, h0, c0]: [FloatTensor<B>; 7],
+        needs: [bool; 7],
     ) -> ([FloatTensor<B>; 3], Option<Saved<B>>) {
-        let [batch, time, width] = dims3::<B>(&xw);
-        let hidden = width / self.kind.gates();
-        let device = xw.device();
+        let [batch, time, input] = dims3::<B>(&x);
+        let [hidden, width] = dims2::<B>(&w_hh);
+        let device = x.device();
         let keep_state = needs.iter().any(|&n| n);
         // Sequences on the CPU run in `host`. Not single steps (decoders
-        // feeding back their output): there copying W_hh out of the tensor
-        // would cost as much as the step's matmul.
+        // feeding back their output): there copying the weights out of the
+        // tensors would cost as much as the step's matmuls.
         if on_cpu::<B>(&device) && time > 1 {
-            return self.forward_host::<B>([xw, w_hh, b_hh, h0, c0], keep_state);
+            return self.forward_host::<B>([x, w_ih, b_ih, w_hh, b_hh, h0, c0], keep_state);
         }
+        // The input side of every step in one matmul.
+        let x = B::float_reshape(x, Shape::new([batch * time, input]));
+        let xw = B::float_add(
+            B::float_matmul(x.clone(), w_ih.clone()),
+            B::float_reshape(b_ih, Shape::new([1, width])),
+        );
+        let xw = B::float_reshape(xw, Shape::new([batch, time, width]));
         let masks = self.masks::<B>(time, &device);
         let act = Activations::for_backend::<B>(&device);
         // Feature-major layout: every per-step tensor is [features, batch],
@@ -342,6 +369,8 @@ impl FusedOp<5, 3> for Recurrence {
         };
         let saved = keep_state.then(|| {
             Saved::Device(DeviceSaved {
+                x,
+                w_ih,
                 w_hh,
                 steps,
                 masks,
@@ -355,8 +384,8 @@ impl FusedOp<5, 3> for Recurrence {
         &self,
         saved: Saved<B>,
         [d_hs, d_h_last, d_c_last]: [Option<FloatTensor<B>>; 3],
-        needs: [bool; 5],
-    ) -> [Option<FloatTensor<B>>; 5] {
+        needs: [bool; 7],
+    ) -> [Option<FloatTensor<B>>; 7] {
         let saved = match saved {
             Saved::Host(saved, device, dtype) => {
                 let grads = [d_hs, d_h_last, d_c_last];
@@ -365,6 +394,8 @@ impl FusedOp<5, 3> for Recurrence {
             Saved::Device(saved) => saved,
         };
         let DeviceSaved {
+            x,
+            w_ih,
             w_hh,
             steps,
             masks,
@@ -506,32 +537,48 @@ impl FusedOp<5, 3> for Recurrence {
         }
         d_hw.reverse(); // into processing order, paired with `steps`
 
-        let d_xw_all = needs[0].then(|| {
+        // Through the input projection, with the gradient of all steps as
+        // one [batch * time, width] matrix: dx = d_xw · W_ihᵀ, dW_ih = xᵀ · d_xw.
+        let d_xw_all = (needs[0] || needs[1] || needs[2]).then(|| {
             let d = B::float_cat(d_xw.into_iter().flatten().collect(), 0);
             let width = dims3::<B>(&d)[1];
-            contiguous::<B, _>(B::float_permute(d, &[2, 0, 1]), [batch, time, width])
+            let d = contiguous::<B, _>(B::float_permute(d, &[2, 0, 1]), [batch, time, width]);
+            B::float_reshape(d, Shape::new([batch * time, width]))
         });
+        let d_x = needs[0].then(|| {
+            let d = d_xw_all.clone().expect("computed when needed");
+            let d_x = B::float_matmul(d, B::float_transpose(w_ih));
+            let input = dims2::<B>(&x)[1];
+            B::float_reshape(d_x, Shape::new([batch, time, input]))
+        });
+        let d_w_ih = needs[1].then(|| {
+            let d = d_xw_all.clone().expect("computed when needed");
+            B::float_matmul(B::float_transpose(x), d)
+        });
+        let d_b_ih = needs[2].then(|| column_sums::<B>(d_xw_all.expect("computed when needed")));
         // Σ_t h_{t-1}ᵀ · d(recurrent pre-activation)_t as one
         // [hidden, time*batch] · [time*batch, gates*hidden] matmul.
-        let d_hw_all = (needs[1] || needs[2]).then(|| B::float_cat(d_hw, 1));
-        let d_w_hh = needs[1].then(|| {
+        let d_hw_all = (needs[3] || needs[4]).then(|| B::float_cat(d_hw, 1));
+        let d_w_hh = needs[3].then(|| {
             let h_prev = B::float_cat(steps.iter().map(|s| s.h_prev.clone()).collect(), 1);
             B::float_matmul(
                 h_prev,
                 B::float_transpose(d_hw_all.clone().expect("computed when needed")),
             )
         });
-        let d_b_hh = needs[2].then(|| {
+        let d_b_hh = needs[4].then(|| {
             let summed = B::float_sum_dim(d_hw_all.expect("computed when needed"), 1);
             let width = dims2::<B>(&summed)[0];
             B::float_reshape(summed, Shape::new([width]))
         });
-        let dc0 = (needs[4] && is_lstm).then(|| transposed::<B>(dc));
+        let dc0 = (needs[6] && is_lstm).then(|| transposed::<B>(dc));
         [
-            d_xw_all,
+            d_x,
+            d_w_ih,
+            d_b_ih,
             d_w_hh,
             d_b_hh,
-            needs[3].then(|| transposed::<B>(dh)),
+            needs[5].then(|| transposed::<B>(dh)),
             dc0,
         ]
     }
@@ -612,6 +659,12 @@ fn contiguous<B: Backend, const D: usize>(t: FloatTensor<B>, shape: [usize; D]) 
 fn transposed<B: Backend>(t: FloatTensor<B>) -> FloatTensor<B> {
     let [rows, cols] = dims2::<B>(&t);
     contiguous::<B, _>(B::float_transpose(t), [cols, rows])
+}
+
+/// The sums over the rows of a `[rows, width]` tensor, `[width]`.
+fn column_sums<B: Backend>(t: FloatTensor<B>) -> FloatTensor<B> {
+    let width = dims2::<B>(&t)[1];
+    B::float_reshape(B::float_sum_dim(t, 0), Shape::new([width]))
 }
 
 /// `1 - x`.

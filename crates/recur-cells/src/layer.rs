@@ -163,12 +163,7 @@ impl Recurrent {
             let mut outputs = Vec::with_capacity(directions);
             for (direction, cell) in cells.iter().enumerate() {
                 let start = initial.next().expect("one initial state per cell");
-                let (output, h, c) = cell.recurrence(
-                    cell.project_input(x.clone()),
-                    lengths,
-                    direction == 1,
-                    start,
-                );
+                let (output, h, c) = cell.recurrence(x.clone(), lengths, direction == 1, start);
                 outputs.push(output);
                 h_finals.push(h);
                 c_finals.extend(c);
