@@ -7,7 +7,7 @@ use recur_cells::{CellKind, Recurrent, RecurrentConfig, RecurrentState};
 use crate::common::{Fixture, assert_close, backends};
 
 const MODES: [&str; 4] = ["rnn_tanh", "rnn_relu", "lstm", "gru"];
-const SHAPES: [&str; 4] = ["l1", "l1_nobias", "l2_bi", "l2_bi_padded"];
+const SHAPES: [&str; 5] = ["l1", "l1_nobias", "l2_bi", "l2_bi_padded", "wide"];
 
 fn config_of(fixture: &Fixture) -> RecurrentConfig {
     let kind = match fixture.metadata("mode").as_str() {
