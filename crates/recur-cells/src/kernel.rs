@@ -59,7 +59,7 @@ struct Step<B: Backend> {
 #[derive(Clone, Debug)]
 pub(crate) enum Saved<B: Backend> {
     /// From the CPU path, with the device and dtype its gradients take.
-    Host(host::Saved, B::Device, DType),
+    Host(Box<host::Saved>, B::Device, DType),
     /// From the device path.
     Device(DeviceSaved<B>),
 }
@@ -162,7 +162,7 @@ impl Recurrence {
         ];
         (
             outputs,
-            saved.map(|saved| Saved::Host(saved, device, dtype)),
+            saved.map(|saved| Saved::Host(Box::new(saved), device, dtype)),
         )
     }
 
