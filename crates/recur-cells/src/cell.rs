@@ -165,7 +165,8 @@ impl Cell {
         }
     }
 
-    /// One step.
+    /// One step, for decoders that feed back their own output: the same
+    /// fused operation as a sequence's, over one time step.
     ///
     /// - input: `[batch, input]`
     pub fn step(&self, input: Tensor<2>, state: CellState) -> CellState {
