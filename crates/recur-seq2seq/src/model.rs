@@ -192,17 +192,14 @@ impl DecoderState {
     }
 }
 
-/// One decoder step's results.
-struct Step {
-    logits: Tensor<2>,
-    weights: Tensor<2>,
-    state: DecoderState,
-}
-
 impl Decoder {
-    /// One step for `n` rows: `tokens` `[n]` -> logits `[n, target_vocab]`,
-    /// attention weights `[n, src_len]` and the next state.
-    fn step(&self, tokens: Tensor<1, Int>, state: DecoderState) -> Step {
+    /// One step for `n` rows: `tokens` `[n]` -> attention weights
+    /// `[n, src_len]` and the next state, whose `feed` is the attentional
+    /// vector the output layer reads ([`Decoder::logits`]). The output layer
+    /// is kept out of the step so that training applies it to all steps at
+    /// once: one `[batch * tgt_len, hidden] x [hidden, vocab]` product and
+    /// one weight gradient instead of one per step.
+    fn step(&self, tokens: Tensor<1, Int>, state: DecoderState) -> (Tensor<2>, DecoderState) {
         let [n] = tokens.dims();
         let embedded = self
             .embedding
@@ -220,20 +217,22 @@ impl Decoder {
             .combine
             .forward(Tensor::cat(vec![attended.context, input], 1))
             .tanh();
+        let state = DecoderState {
+            cells,
+            feed,
+            keys: state.keys,
+        };
+        (attended.weights, state)
+    }
+
+    /// The output layer: attentional vectors `[n, hidden]` -> logits
+    /// `[n, target_vocab]`.
+    fn logits(&self, feed: Tensor<2>) -> Tensor<2> {
         let weight = match &self.output_weight {
             Some(weight) => weight.val(),
             None => self.embedding.weight.val().transpose(),
         };
-        let logits = feed.clone().matmul(weight) + self.output_bias.val().unsqueeze();
-        Step {
-            logits,
-            weights: attended.weights,
-            state: DecoderState {
-                cells,
-                feed,
-                keys: state.keys,
-            },
-        }
+        feed.matmul(weight) + self.output_bias.val().unsqueeze()
     }
 }
 
@@ -318,20 +317,29 @@ impl Seq2Seq {
         let mut state = self.encode(batch.source.ids_tensor(&device), &batch.source.lengths)?;
         let target_in = batch.target_in.ids_tensor(&device);
         let [size, tgt_len] = target_in.dims();
-        let mut logits = Vec::with_capacity(tgt_len);
+        let hidden = self.decoder_hidden();
+        // Fully teacher-forced decoding never reads its own guesses.
+        let own_guesses = teacher_forcing < 1.0;
+        let mut feeds = Vec::with_capacity(tgt_len);
         let mut previous: Option<Tensor<1, Int>> = None;
         for t in 0..tgt_len {
             let teacher = target_in.clone().narrow(1, t, 1).reshape([size]);
-            let tokens = match previous {
+            let tokens = match previous.take() {
                 Some(own) if !draw(teacher_forcing, rng) => own,
                 _ => teacher,
             };
-            let step = self.decoder.step(tokens, state);
-            previous = Some(step.logits.clone().argmax(1).reshape([size]));
-            logits.push(step.logits);
-            state = step.state;
+            state = self.decoder.step(tokens, state).1;
+            if own_guesses {
+                // The guess is a token id: no gradient flows through it.
+                let logits = self.decoder.logits(state.feed.clone().detach());
+                previous = Some(logits.argmax(1).reshape([size]));
+            }
+            feeds.push(state.feed.clone());
         }
-        Ok(Tensor::stack(logits, 1))
+        let feeds = Tensor::stack::<3>(feeds, 1).reshape([size * tgt_len, hidden]);
+        let logits = self.decoder.logits(feeds);
+        let vocab = logits.dims()[1];
+        Ok(logits.reshape([size, tgt_len, vocab]))
     }
 
     /// Mean cross-entropy of `logits` (`[batch, tgt_len, target_vocab]`, from
@@ -371,12 +379,12 @@ impl StepDecoder for Seq2Seq {
     }
 
     fn step(&self, tokens: Tensor<1, Int>, state: DecoderState) -> (StepOutput, DecoderState) {
-        let step = self.decoder.step(tokens, state);
+        let (weights, state) = self.decoder.step(tokens, state);
         let output = StepOutput {
-            log_probs: log_softmax(step.logits, 1),
-            attention: Some(step.weights),
+            log_probs: log_softmax(self.decoder.logits(state.feed.clone()), 1),
+            attention: Some(weights),
         };
-        (output, step.state)
+        (output, state)
     }
 
     fn select(&self, state: DecoderState, indices: Tensor<1, Int>) -> DecoderState {
