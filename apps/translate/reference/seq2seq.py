@@ -16,6 +16,7 @@ as recur_data::tokenize. BLEU: sacrebleu's corpus BLEU on those words.
 
 import argparse
 import collections
+import copy
 import json
 import math
 import random
@@ -61,9 +62,10 @@ class Vocab:
 
 
 class Seq2Seq(nn.Module):
-    def __init__(self, source_vocab, target_vocab, embedding, hidden):
+    def __init__(self, source_vocab, target_vocab, embedding, hidden, dropout):
         super().__init__()
         d = 2 * hidden
+        self.dropout = nn.Dropout(dropout)
         self.source_embedding = nn.Embedding(source_vocab, embedding)
         self.encoder = nn.GRU(embedding, hidden, batch_first=True, bidirectional=True)
         self.bridge = nn.Linear(d, d)
@@ -77,7 +79,7 @@ class Seq2Seq(nn.Module):
         nn.init.zeros_(self.output.bias)
 
     def encode(self, source, lengths):
-        embedded = self.source_embedding(source)
+        embedded = self.dropout(self.source_embedding(source))
         packed = nn.utils.rnn.pack_padded_sequence(
             embedded, lengths.cpu(), batch_first=True, enforce_sorted=False
         )
@@ -91,11 +93,11 @@ class Seq2Seq(nn.Module):
 
     def step(self, tokens, state):
         h, feed, values, keys, mask = state
-        h = self.cell(torch.cat([self.target_embedding(tokens), feed], dim=1), h)
+        h = self.cell(torch.cat([self.dropout(self.target_embedding(tokens)), feed], dim=1), h)
         scores = self.att_score(torch.tanh(keys + self.att_query(h)[:, None, :])).squeeze(2)
         weights = torch.softmax(scores.masked_fill(~mask, -1e9), dim=1)
         context = torch.bmm(weights[:, None, :], values).squeeze(1)
-        feed = torch.tanh(self.combine(torch.cat([context, h], dim=1)))
+        feed = self.dropout(torch.tanh(self.combine(torch.cat([context, h], dim=1))))
         return self.output(feed), (h, feed, values, keys, mask)
 
     def forward(self, source, lengths, target_in):
@@ -205,6 +207,7 @@ def main():
     parser.add_argument("--beam", type=int, default=5)
     parser.add_argument("--length-penalty", type=float, default=0.6)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--dropout", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -216,10 +219,11 @@ def main():
     target_vocab = Vocab([t for _, t in train], args.min_count)
     encode = lambda pairs: [(source_vocab.encode(s), target_vocab.encode(t)) for s, t in pairs]
     train_ids, valid_ids, test_ids = encode(train), encode(valid), encode(test)
-    model = Seq2Seq(len(source_vocab.words), len(target_vocab.words), args.embedding, args.hidden)
+    model = Seq2Seq(len(source_vocab.words), len(target_vocab.words), args.embedding, args.hidden, args.dropout)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     lengths = [len(s) for s, _ in train_ids]
     speeds = []
+    best = None  # (valid loss, epoch, parameters): what the test evaluates
     for epoch in range(1, args.epochs + 1):
         for group in optimizer.param_groups:
             group["lr"] = args.lr * args.lr_decay ** (epoch - 1)
@@ -247,8 +251,16 @@ def main():
             f"(perplexity {math.exp(valid_loss):.2f}), {speeds[-1]:.1f} sentences/s",
             flush=True,
         )
+        if best is None or valid_loss < best[0]:
+            best = (valid_loss, epoch, copy.deepcopy(model.state_dict()))
+    model.load_state_dict(best[2])
     references = [" ".join(t) for _, t in test]
-    results = {"valid_perplexity": math.exp(valid_loss), "train_sentences_per_second": speeds[-1]}
+    results = {
+        "valid_perplexity": math.exp(valid_loss),
+        "best_epoch": best[1],
+        "best_valid_perplexity": math.exp(best[0]),
+        "train_sentences_per_second": speeds[-1],
+    }
     for name, decode in [("greedy", greedy), ("beam", lambda m, s: beam(m, s, args.beam, args.length_penalty))]:
         hypotheses = [" ".join(target_vocab.decode(decode(model, s))) for s, _ in test_ids]
         results[f"test_bleu_{name}"] = sacrebleu.corpus_bleu(hypotheses, [references]).score

@@ -56,7 +56,7 @@ enum Command {
     /// Train on sentence pairs (default: the embedded short German-English
     /// pairs), or resume a run; ends with test BLEU and attention pictures.
     Train(TrainArgs),
-    /// Translate sentences with a run's latest checkpoint.
+    /// Translate sentences with a run's best model (lowest validation loss).
     Translate(TranslateArgs),
 }
 
@@ -88,7 +88,8 @@ struct Config {
     /// embedding = directions x hidden).
     #[arg(long)]
     tie_embeddings: bool,
-    /// Dropout between stacked encoder layers.
+    /// Dropout on the word embeddings, between stacked encoder layers and
+    /// on the attentional vector (training only).
     #[arg(long, default_value_t = 0.0)]
     dropout: f64,
     /// Probability of feeding the reference previous word (else the
@@ -330,6 +331,7 @@ fn train(args: TrainArgs) -> Result<(), String> {
         .with_grad_clipping(Some(GradientClippingConfig::Norm(config.clip)))
         .init();
     let checkpointer = Checkpointer::new(run.checkpoints(), 2).map_err(|e| e.to_string())?;
+    let best_checkpointer = best_checkpointer(&run)?;
     let mut state = TrainingState::new(0, 0);
     if let Some(checkpoint) = checkpointer.latest().map_err(|e| e.to_string())? {
         let (loaded, loaded_optimizer, loaded_state) = checkpointer
@@ -404,35 +406,75 @@ fn train(args: TrainArgs) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         plot(&run)?;
         state.epoch = epoch;
-        state.best_valid = Some(
-            state
-                .best_valid
-                .map_or(valid_loss, |b: f64| b.min(valid_loss)),
-        );
+        if state.best_valid.is_none_or(|best| valid_loss < best) {
+            state.best_valid = Some(valid_loss);
+            // Before the latest checkpoint: a resume after a kill in
+            // between redoes this epoch and saves it again.
+            best_checkpointer
+                .save(&model, None, &state)
+                .map_err(|e| e.to_string())?;
+        }
         checkpointer
             .save(&model, Some(&optimizer), &state)
             .map_err(|e| e.to_string())?;
     }
 
-    let model = model.valid();
-    let results = test(&model, &config, &test_split, &target_vocab, &run)?;
+    let (model, best) = load_best(&run, model.valid())?;
+    let results = test(
+        &model,
+        &config,
+        best.epoch,
+        &test_split,
+        &target_vocab,
+        &run,
+    )?;
     let path = run.path().join("results.json");
     let json = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?;
     std::fs::write(&path, json + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
     println!(
-        "test BLEU: greedy {:.2}, beam {} {:.2}; valid perplexity {:.2}",
-        results.test_bleu_greedy, config.beam, results.test_bleu_beam, results.valid_perplexity
+        "test BLEU (model of epoch {}): greedy {:.2}, beam {} {:.2}; valid perplexity {:.2}",
+        results.best_epoch,
+        results.test_bleu_greedy,
+        config.beam,
+        results.test_bleu_beam,
+        results.valid_perplexity
     );
     println!("run folder: {}", run.path().display());
     Ok(())
+}
+
+/// The model of the epoch with the lowest validation loss, which the test
+/// scores and `translate` uses: these small corpora overfit within a few
+/// epochs, so the last epoch's model is rarely the best (early stopping by
+/// checkpoint selection).
+fn best_checkpointer(run: &RunDir) -> Result<Checkpointer, String> {
+    Checkpointer::new(run.path().join("best"), 1).map_err(|e| e.to_string())
+}
+
+/// `model` with the best checkpoint's parameters loaded, and its state.
+fn load_best(run: &RunDir, model: Seq2Seq) -> Result<(Seq2Seq, TrainingState), String> {
+    let checkpointer = best_checkpointer(run)?;
+    let checkpoint = checkpointer
+        .latest()
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("{}: no checkpoint yet", checkpointer.dir().display()))?;
+    let (model, _, state) = checkpointer
+        .load(&checkpoint, model, None)
+        .map_err(|e| e.to_string())?;
+    Ok((model, state))
 }
 
 /// What a finished run reports in results.json.
 #[derive(Serialize)]
 struct Results {
     epochs: usize,
+    /// The epoch whose model was tested (lowest validation loss).
+    best_epoch: usize,
+    /// Validation loss and perplexity of the tested model.
     valid_loss: f64,
     valid_perplexity: f64,
+    /// Validation perplexity after the last epoch.
+    last_valid_perplexity: f64,
     test_bleu_greedy: f64,
     test_bleu_beam: f64,
     beam: usize,
@@ -514,6 +556,7 @@ fn search_config(beam: usize, length_penalty: f32, n_best: usize) -> SearchConfi
 fn test(
     model: &Seq2Seq,
     config: &Config,
+    best_epoch: usize,
     split: &Split,
     target_vocab: &WordVocab,
     run: &RunDir,
@@ -551,11 +594,23 @@ fn test(
     }
     let metrics = read_metrics(run.metrics()).map_err(|e| e.to_string())?;
     let last = |name: &str| metrics.column(name).and_then(|c| c.last().copied());
-    let valid_loss = last("valid_loss").unwrap_or(f64::NAN);
+    // The last row of that epoch: a resumed run may have logged it twice.
+    let valid_loss = metrics
+        .points("epoch", "valid_loss")
+        .and_then(|points| {
+            points
+                .into_iter()
+                .filter(|&(epoch, _)| epoch as usize == best_epoch)
+                .map(|(_, loss)| loss)
+                .last()
+        })
+        .unwrap_or(f64::NAN);
     Ok(Results {
         epochs: config.epochs,
+        best_epoch,
         valid_loss,
         valid_perplexity: recur_eval::perplexity(valid_loss),
+        last_valid_perplexity: last("valid_perplexity").unwrap_or(f64::NAN),
         test_bleu_greedy: scores[0],
         test_bleu_beam: scores[1],
         beam: config.beam,
@@ -632,17 +687,10 @@ fn translate(args: TranslateArgs) -> Result<(), String> {
     let config: Config = run.read_config().map_err(|e| e.to_string())?;
     let (source_vocab, target_vocab) = load_vocabs(&run)?;
     let device = args.backend.device();
-    let checkpointer = Checkpointer::new(run.checkpoints(), 2).map_err(|e| e.to_string())?;
-    let checkpoint = checkpointer
-        .latest()
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("{}: no checkpoint yet", run.checkpoints().display()))?;
     let model = model_config(&config, &source_vocab, &target_vocab)
         .init(&device)
         .map_err(|e| e.to_string())?;
-    let (model, _, _) = checkpointer
-        .load(&checkpoint, model, None)
-        .map_err(|e| e.to_string())?;
+    let (model, _) = load_best(&run, model)?;
 
     let n_best = args.n_best.clamp(1, args.beam);
     let search = search_config(args.beam, args.length_penalty, n_best);

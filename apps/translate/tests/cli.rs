@@ -95,7 +95,10 @@ fn train_resume_and_translate() {
         let output = translate(&args);
         assert!(output.status.success(), "{backend}: {}", stderr(&output));
         let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(stdout.contains("test BLEU: greedy"), "{backend}: {stdout}");
+        assert!(
+            stdout.contains("test BLEU (model of epoch 1): greedy"),
+            "{backend}: {stdout}"
+        );
 
         let run = only_run(&dir);
         for file in [
@@ -142,6 +145,24 @@ fn train_resume_and_translate() {
         assert!(
             metrics.lines().nth(2).unwrap().starts_with("2,"),
             "{backend}: {metrics}"
+        );
+        // The test scores the epoch with the lower validation loss.
+        let valid_loss = |line: &str| line.split(',').nth(3).unwrap().parse::<f64>().unwrap();
+        let lines: Vec<&str> = metrics.lines().skip(1).collect();
+        let best = if valid_loss(lines[1]) < valid_loss(lines[0]) {
+            2
+        } else {
+            1
+        };
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            stdout.contains(&format!("test BLEU (model of epoch {best})")),
+            "{backend}: {stdout}\n{metrics}"
+        );
+        let results = std::fs::read_to_string(run.join("results.json")).unwrap();
+        assert!(
+            results.contains(&format!("\"best_epoch\": {best},")),
+            "{backend}: {results}"
         );
 
         let picture = dir.join("attention.png");

@@ -4,7 +4,9 @@
 
 use burn::config::Config;
 use burn::module::{Module, Param};
-use burn::nn::{Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig};
+use burn::nn::{
+    Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig,
+};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor};
 use recur_cells::{Cell, CellConfig, CellKind, CellState, Recurrent, RecurrentConfig};
@@ -43,7 +45,9 @@ pub struct Seq2SeqConfig {
     /// The attention score.
     #[config(default = "AttentionKind::Additive")]
     pub attention: AttentionKind,
-    /// Dropout between stacked encoder layers (training only).
+    /// Dropout (training only) on the source and target word embeddings,
+    /// between stacked encoder layers and on the attentional vector, which
+    /// the output layer reads and the next step is fed.
     #[config(default = 0.0)]
     pub dropout: f64,
     /// Whether the output layer reuses the decoder's input embedding
@@ -87,6 +91,7 @@ impl Seq2SeqConfig {
                 .with_bidirectional(self.bidirectional)
                 .with_dropout(self.dropout)
                 .init(device),
+            dropout: DropoutConfig::new(self.dropout).init(),
         };
         // Input feeding: layer 0 reads the embedding and the previous
         // attentional vector.
@@ -117,6 +122,7 @@ impl Seq2SeqConfig {
                 .init([hidden, self.target_vocab], device)
             }),
             output_bias: Initializer::Zeros.init([self.target_vocab], device),
+            dropout: DropoutConfig::new(self.dropout).init(),
         };
         Ok(Seq2Seq { encoder, decoder })
     }
@@ -130,6 +136,8 @@ pub struct Encoder {
     pub embedding: Embedding,
     /// The recurrent layers.
     pub rnn: Recurrent,
+    /// Dropout on the embedded source.
+    pub dropout: Dropout,
 }
 
 /// The decoder: stacked cells with input feeding, attention over the
@@ -152,6 +160,8 @@ pub struct Decoder {
     pub output_weight: Option<Param<Tensor<2>>>,
     /// Output bias, `[target_vocab]`.
     pub output_bias: Param<Tensor<1>>,
+    /// Dropout on the embedded target words and on the attentional vector.
+    pub dropout: Dropout,
 }
 
 /// The encoder-decoder.
@@ -205,6 +215,7 @@ impl Decoder {
             .embedding
             .forward(tokens.reshape([n, 1]))
             .squeeze_dim::<2>(1);
+        let embedded = self.dropout.forward(embedded);
         let mut input = Tensor::cat(vec![embedded, state.feed], 1);
         let mut cells = Vec::with_capacity(self.cells.len());
         for (cell, cell_state) in self.cells.iter().zip(state.cells) {
@@ -213,10 +224,11 @@ impl Decoder {
             cells.push(next);
         }
         let attended = self.attention.attend(input.clone(), &state.keys);
-        let feed = self
-            .combine
-            .forward(Tensor::cat(vec![attended.context, input], 1))
-            .tanh();
+        let feed = self.dropout.forward(
+            self.combine
+                .forward(Tensor::cat(vec![attended.context, input], 1))
+                .tanh(),
+        );
         let state = DecoderState {
             cells,
             feed,
@@ -260,7 +272,10 @@ impl Seq2Seq {
             return Err(Seq2SeqError::EmptySource { index });
         }
         let device = source.device();
-        let embedded = self.encoder.embedding.forward(source);
+        let embedded = self
+            .encoder
+            .dropout
+            .forward(self.encoder.embedding.forward(source));
         let encoded = self.encoder.rnn.forward(embedded, Some(lengths), None)?;
         // Final states [layers * directions, batch, hidden] -> per layer
         // [batch, directions * hidden]: forward and backward side by side.

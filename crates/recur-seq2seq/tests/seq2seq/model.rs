@@ -221,3 +221,35 @@ fn a_tiny_model_learns_to_reverse_sequences() {
         }
     }
 }
+
+#[test]
+fn dropout_acts_in_training_only() {
+    let pairs = [(vec![3, 4, 5], vec![6, 7, 8, 3]), (vec![5, 6], vec![4, 4])];
+    let batch = PairBatch::new(&pairs, START, END, PAD);
+    for backend in backends() {
+        let device = backend.autodiff_device();
+        device.seed(3);
+        let model = Seq2SeqConfig::new(9, 9)
+            .with_embedding(4)
+            .with_hidden(3)
+            .with_dropout(0.5)
+            .init(&device)
+            .unwrap();
+        let mut rng = SplitMix64::new(0);
+        let mut logits = |model: &Seq2Seq| host(model.forward(&batch, 1.0, &mut rng).unwrap());
+        // Training draws new masks each pass; evaluation is deterministic and
+        // equals the model without dropout.
+        assert_ne!(logits(&model), logits(&model), "{backend}: training");
+        let eval = model.valid();
+        let first = logits(&eval);
+        assert_eq!(first, logits(&eval), "{backend}: evaluation");
+        let mut plain = eval.clone();
+        plain.encoder.dropout = burn::nn::DropoutConfig::new(0.0).init();
+        plain.decoder.dropout = burn::nn::DropoutConfig::new(0.0).init();
+        assert_eq!(
+            first,
+            logits(&plain),
+            "{backend}: evaluation without dropout"
+        );
+    }
+}
