@@ -35,6 +35,11 @@ use recur_train::{
 use recur_vision::{EfficientNetLite0, IMAGE_SIZE};
 use serde::{Deserialize, Serialize};
 
+/// Keeps freed memory for reuse: glibc's malloc hands large tensor buffers
+/// back to the kernel and faults them in again on every step (docs/BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const METRICS: [&str; 6] = ["epoch", "step", "train_loss", "valid_loss", "lr", "seconds"];
 /// Images decoded together at evaluation.
 const EVAL_BATCH: usize = 64;

@@ -26,6 +26,11 @@ use recur_train::{
 };
 use serde::{Deserialize, Serialize};
 
+/// Keeps freed memory for reuse: glibc's malloc hands large tensor buffers
+/// back to the kernel and faults them in again on every step (docs/BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The corpus used when `--text` is not given.
 const DEFAULT_TEXT: &str = "datasets/hamlet/hamlet.txt";
 const METRICS: [&str; 6] = [

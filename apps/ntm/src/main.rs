@@ -27,6 +27,11 @@ use recur_train::{
 };
 use serde::{Deserialize, Serialize};
 
+/// Keeps freed memory for reuse: glibc's malloc hands large tensor buffers
+/// back to the kernel and faults them in again on every step (docs/BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const METRICS: [&str; 4] = ["sequences", "loss", "bit_errors", "seconds"];
 
 #[derive(Parser)]

@@ -27,6 +27,11 @@ use recur_train::{
 };
 use serde::{Deserialize, Serialize};
 
+/// Keeps freed memory for reuse: glibc's malloc hands large tensor buffers
+/// back to the kernel and faults them in again on every step (docs/BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The sentence pairs used when `--data` is not given.
 const DEFAULT_DATA: &str = "datasets/de-en-short";
 const METRICS: [&str; 7] = [

@@ -13,6 +13,11 @@ use burn::tensor::{Distribution, Tensor};
 use recur_cells::{CellKind, RecurrentConfig};
 use recur_train::Backend;
 
+/// As in the apps: glibc's malloc faults the layer's large buffers in again
+/// on every call; with it the LSTM took 1.4x as long (docs/BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Options {
     backend: Backend,
     batch: usize,
