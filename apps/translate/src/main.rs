@@ -95,7 +95,7 @@ struct Config {
     tie_embeddings: bool,
     /// Dropout on the word embeddings, between stacked encoder layers and
     /// on the attentional vector (training only).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.3)]
     dropout: f64,
     /// Probability of feeding the reference previous word (else the
     /// decoder's own guess) at each training step.
