@@ -12,7 +12,7 @@ decoder initial state tanh(W [h_fwd; h_bwd] + b); dropout on the source and
 target embeddings and on the attentional vector. Loss: cross-entropy averaged
 over real target tokens (end token included). Adam, gradient-norm clipping,
 learning rate decayed per epoch. The test uses the parameters of the epoch with
-the lowest validation loss. Words: lowercase runs of letters and digits, as
+the highest validation BLEU (greedy). Words: lowercase runs of letters and digits, as
 recur_data::tokenize. BLEU: sacrebleu's corpus BLEU on those words.
 """
 
@@ -225,7 +225,8 @@ def main():
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     lengths = [len(s) for s, _ in train_ids]
     speeds = []
-    best = None  # (valid loss, epoch, parameters): what the test evaluates
+    best = None  # (valid BLEU, epoch, parameters, valid loss): what the test evaluates
+    valid_references = [" ".join(t) for _, t in valid]
     for epoch in range(1, args.epochs + 1):
         for group in optimizer.param_groups:
             group["lr"] = args.lr * args.lr_decay ** (epoch - 1)
@@ -248,19 +249,23 @@ def main():
                 loss_of(model, valid_ids[i : i + 64]).item() * sum(len(t) + 1 for _, t in valid_ids[i : i + 64])
                 for i in range(0, len(valid_ids), 64)
             ) / tokens
+        hypotheses = [" ".join(target_vocab.decode(greedy(model, s))) for s, _ in valid_ids]
+        valid_bleu = sacrebleu.corpus_bleu(hypotheses, [valid_references]).score
         print(
             f"epoch {epoch}: train loss {total / len(order):.4f}, valid loss {valid_loss:.4f} "
-            f"(perplexity {math.exp(valid_loss):.2f}), {speeds[-1]:.1f} sentences/s",
+            f"(perplexity {math.exp(valid_loss):.2f}), valid BLEU {valid_bleu:.2f}, "
+            f"{speeds[-1]:.1f} sentences/s",
             flush=True,
         )
-        if best is None or valid_loss < best[0]:
-            best = (valid_loss, epoch, copy.deepcopy(model.state_dict()))
+        if best is None or valid_bleu > best[0]:
+            best = (valid_bleu, epoch, copy.deepcopy(model.state_dict()), valid_loss)
     model.load_state_dict(best[2])
     references = [" ".join(t) for _, t in test]
     results = {
         "valid_perplexity": math.exp(valid_loss),
         "best_epoch": best[1],
-        "best_valid_perplexity": math.exp(best[0]),
+        "best_valid_bleu": best[0],
+        "best_valid_perplexity": math.exp(best[3]),
         "train_sentences_per_second": speeds[-1],
     }
     for name, decode in [("greedy", greedy), ("beam", lambda m, s: beam(m, s, args.beam, args.length_penalty))]:

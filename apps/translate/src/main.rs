@@ -34,12 +34,13 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The sentence pairs used when `--data` is not given.
 const DEFAULT_DATA: &str = "datasets/de-en-short";
-const METRICS: [&str; 7] = [
+const METRICS: [&str; 8] = [
     "epoch",
     "step",
     "train_loss",
     "valid_loss",
     "valid_perplexity",
+    "valid_bleu",
     "sentences_per_second",
     "seconds",
 ];
@@ -392,11 +393,14 @@ fn train(args: TrainArgs) -> Result<(), String> {
         let train_seconds = started.elapsed().as_secs_f64();
 
         let train_loss = loss_sum / batches.max(1) as f64;
-        let valid_loss = evaluate_loss(&model.valid(), &valid_split.pairs)?;
+        let evaluated = model.valid();
+        let valid_loss = evaluate_loss(&evaluated, &valid_split.pairs)?;
         let perplexity = recur_eval::perplexity(valid_loss);
+        let greedy_search = search_config(1, config.length_penalty, 1);
+        let (valid_bleu, _, _) = bleu(&evaluated, &valid_split, &target_vocab, &greedy_search)?;
         let speed = sentences as f64 / train_seconds.max(1e-9);
         eprintln!(
-            "epoch {epoch}: train loss {train_loss:.4}, valid loss {valid_loss:.4} (perplexity {perplexity:.2}), {speed:.1} sentences/s"
+            "epoch {epoch}: train loss {train_loss:.4}, valid loss {valid_loss:.4} (perplexity {perplexity:.2}), valid BLEU {valid_bleu:.2}, {speed:.1} sentences/s"
         );
         metrics
             .append(&[
@@ -405,14 +409,17 @@ fn train(args: TrainArgs) -> Result<(), String> {
                 train_loss,
                 valid_loss,
                 perplexity,
+                valid_bleu,
                 speed,
                 started.elapsed().as_secs_f64(),
             ])
             .map_err(|e| e.to_string())?;
         plot(&run)?;
         state.epoch = epoch;
-        if state.best_valid.is_none_or(|best| valid_loss < best) {
-            state.best_valid = Some(valid_loss);
+        state.best_valid = Some(state.best_valid.map_or(valid_loss, |b| b.min(valid_loss)));
+        let best_bleu = state.extra[BEST_VALID_BLEU].as_f64();
+        if best_bleu.is_none_or(|best| valid_bleu > best) {
+            state.extra = serde_json::json!({ BEST_VALID_BLEU: valid_bleu });
             // Before the latest checkpoint: a resume after a kill in
             // between redoes this epoch and saves it again.
             best_checkpointer
@@ -448,13 +455,16 @@ fn train(args: TrainArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// The model of the epoch with the lowest validation loss, which the test
-/// scores and `translate` uses: these small corpora overfit within a few
-/// epochs, so the last epoch's model is rarely the best (early stopping by
-/// checkpoint selection).
+/// The model of the epoch with the highest validation BLEU (greedy), which
+/// the test scores and `translate` uses (early stopping by checkpoint
+/// selection). Selected by BLEU, not by validation loss: on these corpora
+/// the loss is lowest a few epochs before the translations are best.
 fn best_checkpointer(run: &RunDir) -> Result<Checkpointer, String> {
     Checkpointer::new(run.path().join("best"), 1).map_err(|e| e.to_string())
 }
+
+/// The key of the best validation BLEU so far in [`TrainingState::extra`].
+const BEST_VALID_BLEU: &str = "best_valid_bleu";
 
 /// `model` with the best checkpoint's parameters loaded, and its state.
 fn load_best(run: &RunDir, model: Seq2Seq) -> Result<(Seq2Seq, TrainingState), String> {
@@ -473,9 +483,10 @@ fn load_best(run: &RunDir, model: Seq2Seq) -> Result<(Seq2Seq, TrainingState), S
 #[derive(Serialize)]
 struct Results {
     epochs: usize,
-    /// The epoch whose model was tested (lowest validation loss).
+    /// The epoch whose model was tested (highest validation BLEU).
     best_epoch: usize,
-    /// Validation loss and perplexity of the tested model.
+    /// Validation BLEU (greedy), loss and perplexity of the tested model.
+    valid_bleu: f64,
     valid_loss: f64,
     valid_perplexity: f64,
     /// Validation perplexity after the last epoch.
@@ -547,6 +558,27 @@ fn decode(
     Ok(out)
 }
 
+/// Corpus BLEU of `model`'s translations of `split` (best hypothesis of
+/// each source with `search`), the hypotheses and their text.
+fn bleu(
+    model: &Seq2Seq,
+    split: &Split,
+    target_vocab: &WordVocab,
+    search: &SearchConfig,
+) -> Result<(f64, Vec<Hypothesis>, Vec<String>), String> {
+    let sources: Vec<&[usize]> = split.pairs.iter().map(|(s, _)| s.as_slice()).collect();
+    let hypotheses = decode(model, &sources, search)?;
+    let texts: Vec<String> = hypotheses
+        .iter()
+        .map(|h| target_vocab.decode(&h.tokens).join(" "))
+        .collect();
+    let hyps: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let references: Vec<&str> = split.references.iter().map(String::as_str).collect();
+    let score = recur_eval::corpus_bleu(&hyps, std::slice::from_ref(&references))
+        .map_err(|e| e.to_string())?;
+    Ok((score.score, hypotheses, texts))
+}
+
 fn search_config(beam: usize, length_penalty: f32, n_best: usize) -> SearchConfig {
     SearchConfig {
         beam_size: beam,
@@ -566,22 +598,10 @@ fn test(
     target_vocab: &WordVocab,
     run: &RunDir,
 ) -> Result<Results, String> {
-    let sources: Vec<&[usize]> = split.pairs.iter().map(|(s, _)| s.as_slice()).collect();
-    let references: Vec<&str> = split.references.iter().map(String::as_str).collect();
     let mut scores = Vec::new();
     for (name, beam) in [("greedy", 1), ("beam", config.beam)] {
-        let hypotheses = decode(
-            model,
-            &sources,
-            &search_config(beam, config.length_penalty, 1),
-        )?;
-        let texts: Vec<String> = hypotheses
-            .iter()
-            .map(|h| target_vocab.decode(&h.tokens).join(" "))
-            .collect();
-        let hyps: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let bleu = recur_eval::corpus_bleu(&hyps, std::slice::from_ref(&references))
-            .map_err(|e| e.to_string())?;
+        let search = search_config(beam, config.length_penalty, 1);
+        let (score, hypotheses, texts) = bleu(model, split, target_vocab, &search)?;
         let path = run.samples().join(format!("test-{name}.txt"));
         std::fs::write(&path, texts.join("\n") + "\n")
             .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -595,24 +615,28 @@ fn test(
                 )?;
             }
         }
-        scores.push(bleu.score);
+        scores.push(score);
     }
     let metrics = read_metrics(run.metrics()).map_err(|e| e.to_string())?;
     let last = |name: &str| metrics.column(name).and_then(|c| c.last().copied());
     // The last row of that epoch: a resumed run may have logged it twice.
-    let valid_loss = metrics
-        .points("epoch", "valid_loss")
-        .and_then(|points| {
-            points
-                .into_iter()
-                .filter(|&(epoch, _)| epoch as usize == best_epoch)
-                .map(|(_, loss)| loss)
-                .last()
-        })
-        .unwrap_or(f64::NAN);
+    let at_best = |name: &str| {
+        metrics
+            .points("epoch", name)
+            .and_then(|points| {
+                points
+                    .into_iter()
+                    .filter(|&(epoch, _)| epoch as usize == best_epoch)
+                    .map(|(_, value)| value)
+                    .last()
+            })
+            .unwrap_or(f64::NAN)
+    };
+    let valid_loss = at_best("valid_loss");
     Ok(Results {
         epochs: config.epochs,
         best_epoch,
+        valid_bleu: at_best("valid_bleu"),
         valid_loss,
         valid_perplexity: recur_eval::perplexity(valid_loss),
         last_valid_perplexity: last("valid_perplexity").unwrap_or(f64::NAN),
@@ -620,7 +644,7 @@ fn test(
         test_bleu_beam: scores[1],
         beam: config.beam,
         length_penalty: config.length_penalty,
-        test_sentences: sources.len(),
+        test_sentences: split.pairs.len(),
         train_sentences_per_second: last("sentences_per_second"),
     })
 }

@@ -146,10 +146,13 @@ fn train_resume_and_translate() {
             metrics.lines().nth(2).unwrap().starts_with("2,"),
             "{backend}: {metrics}"
         );
-        // The test scores the epoch with the lower validation loss.
-        let valid_loss = |line: &str| line.split(',').nth(3).unwrap().parse::<f64>().unwrap();
+        // The test scores the epoch with the higher validation BLEU (the
+        // earlier one on a tie).
+        let header: Vec<&str> = metrics.lines().next().unwrap().split(',').collect();
+        let column = header.iter().position(|&c| c == "valid_bleu").unwrap();
+        let valid_bleu = |line: &str| line.split(',').nth(column).unwrap().parse::<f64>().unwrap();
         let lines: Vec<&str> = metrics.lines().skip(1).collect();
-        let best = if valid_loss(lines[1]) < valid_loss(lines[0]) {
+        let best = if valid_bleu(lines[1]) > valid_bleu(lines[0]) {
             2
         } else {
             1
