@@ -626,9 +626,9 @@ fn test(
             .and_then(|points| {
                 points
                     .into_iter()
-                    .filter(|&(epoch, _)| epoch as usize == best_epoch)
+                    .rev()
+                    .find(|&(epoch, _)| epoch as usize == best_epoch)
                     .map(|(_, value)| value)
-                    .last()
             })
             .unwrap_or(f64::NAN)
     };
