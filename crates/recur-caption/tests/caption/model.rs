@@ -224,6 +224,9 @@ fn tiny_model_overfits_a_few_captions() {
     let batch = first_captions(&data, &vocab, &train);
     for backend in Backend::for_tests() {
         let device = backend.autodiff_device();
+        // A fixed initialisation: from some, 150 steps leave one caption a
+        // word off (seen once in CI).
+        device.seed(1);
         let encoder = CnnEncoderConfig::new(32, 16).with_channels(4).init(&device);
         let decoder = CaptionDecoderConfig::new(vocab.len())
             .with_embed(16)
