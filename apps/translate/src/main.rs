@@ -62,7 +62,7 @@ enum Command {
     /// Train on sentence pairs (default: the embedded short German-English
     /// pairs), or resume a run; ends with test BLEU and attention pictures.
     Train(TrainArgs),
-    /// Translate sentences with a run's best model (lowest validation loss).
+    /// Translate sentences with a run's best model (highest validation BLEU).
     Translate(TranslateArgs),
 }
 
