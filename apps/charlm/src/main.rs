@@ -10,7 +10,6 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use burn::grad_clipping::GradientClippingConfig;
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
@@ -22,7 +21,8 @@ use recur_cells::{CellKind, Recurrent, RecurrentConfig, RecurrentState};
 use recur_data::{BpttWindows, CharVocab, SplitMix64, read_text};
 use recur_train::plot::{Series, line_chart};
 use recur_train::{
-    Backend, Checkpointer, MetricsLog, Progress, RunDir, TrainingState, check_finite, read_metrics,
+    Backend, Checkpointer, MetricsLog, Progress, RunDir, TrainingState, check_finite,
+    clip_grad_norm, read_metrics,
 };
 use serde::{Deserialize, Serialize};
 
@@ -93,7 +93,7 @@ struct Config {
     /// Learning-rate decay per epoch (multiplied in after each epoch).
     #[arg(long, default_value_t = 0.95)]
     lr_decay: f64,
-    /// Gradient norm clipping.
+    /// Largest joint L2 norm of all gradients (a larger one is scaled down).
     #[arg(long, default_value_t = 5.0)]
     clip: f32,
     /// Fraction of the text (its end) held out for validation.
@@ -238,9 +238,9 @@ fn train(args: TrainArgs) -> Result<(), String> {
 
     let device = args.backend.autodiff_device();
     let mut model = CharLm::new(&config, vocab.len(), &device);
-    let mut optimizer = AdamConfig::new()
-        .with_grad_clipping(Some(GradientClippingConfig::Norm(config.clip)))
-        .init();
+    // PyTorch's Adam epsilon (burn's default is 1e-5), so the reference
+    // script trains the same optimiser.
+    let mut optimizer = AdamConfig::new().with_epsilon(1e-8).init();
     let checkpointer = Checkpointer::new(run.checkpoints(), 2).map_err(|e| e.to_string())?;
     let mut state = TrainingState::new(0, 0);
     if let Some(checkpoint) = checkpointer.latest().map_err(|e| e.to_string())? {
@@ -284,6 +284,7 @@ fn train(args: TrainArgs) -> Result<(), String> {
             )
             .map_err(|e| e.to_string())?;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
+            let grads = clip_grad_norm(&model, grads, config.clip);
             model = optimizer.step(lr, model, grads);
             // Truncated BPTT: the state flows into the next window, its graph does not.
             carried = Some(RecurrentState {

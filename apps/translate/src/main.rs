@@ -11,7 +11,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use burn::grad_clipping::GradientClippingConfig;
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Int, Tensor, TensorData};
@@ -23,7 +22,8 @@ use recur_seq2seq::search::{Hypothesis, SearchConfig, beam_search, greedy};
 use recur_seq2seq::{PairBatch, Seq2Seq, Seq2SeqConfig};
 use recur_train::plot::{Heatmap, Series, heatmap, line_chart};
 use recur_train::{
-    Backend, Checkpointer, MetricsLog, Progress, RunDir, TrainingState, check_finite, read_metrics,
+    Backend, Checkpointer, MetricsLog, Progress, RunDir, TrainingState, check_finite,
+    clip_grad_norm, read_metrics,
 };
 use serde::{Deserialize, Serialize};
 
@@ -117,7 +117,7 @@ struct Config {
     /// Learning-rate decay per epoch (multiplied in after each epoch).
     #[arg(long, default_value_t = 0.9)]
     lr_decay: f64,
-    /// Gradient norm clipping.
+    /// Largest joint L2 norm of all gradients (a larger one is scaled down).
     #[arg(long, default_value_t = 5.0)]
     clip: f32,
     /// Beam size of the test evaluation's beam search.
@@ -333,9 +333,9 @@ fn train(args: TrainArgs) -> Result<(), String> {
     let mut model = model_config(&config, &source_vocab, &target_vocab)
         .init(&device)
         .map_err(|e| e.to_string())?;
-    let mut optimizer = AdamConfig::new()
-        .with_grad_clipping(Some(GradientClippingConfig::Norm(config.clip)))
-        .init();
+    // PyTorch's Adam epsilon (burn's default is 1e-5), so the reference
+    // script trains the same optimiser.
+    let mut optimizer = AdamConfig::new().with_epsilon(1e-8).init();
     let checkpointer = Checkpointer::new(run.checkpoints(), 2).map_err(|e| e.to_string())?;
     let best_checkpointer = best_checkpointer(&run)?;
     let mut state = TrainingState::new(0, 0);
@@ -381,6 +381,7 @@ fn train(args: TrainArgs) -> Result<(), String> {
             )
             .map_err(|e| e.to_string())?;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
+            let grads = clip_grad_norm(&model, grads, config.clip);
             model = optimizer.step(lr, model, grads);
             (loss_sum, batches, state.step) = (loss_sum + value, batches + 1, state.step + 1);
             sentences += batch.len();
