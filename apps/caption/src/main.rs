@@ -148,7 +148,7 @@ struct Config {
     /// Learning-rate decay per epoch (multiplied in after each epoch).
     #[arg(long, default_value_t = 0.8)]
     lr_decay: f64,
-    /// Gradient norm clipping.
+    /// Largest L2 norm of each parameter's gradient, each clipped on its own.
     #[arg(long, default_value_t = 5.0)]
     clip: f32,
     /// Beam width of the final evaluation (beside greedy).

@@ -126,7 +126,7 @@ struct Config {
     /// Adam learning rate.
     #[arg(long, default_value_t = 1e-3)]
     lr: f64,
-    /// Gradient norm clipping.
+    /// Largest L2 norm of each parameter's gradient, each clipped on its own.
     #[arg(long, default_value_t = 10.0)]
     clip: f32,
     /// Sequences between checkpoints.
