@@ -238,8 +238,8 @@ fn train(args: TrainArgs) -> Result<(), String> {
 
     let device = args.backend.autodiff_device();
     let mut model = CharLm::new(&config, vocab.len(), &device);
-    // PyTorch's Adam epsilon (burn's default is 1e-5), so the reference
-    // script trains the same optimiser.
+    // PyTorch's Adam epsilon (burn's default is 1e-5) and, below, its joint
+    // gradient clipping: the optimiser of the PyTorch reference script.
     let mut optimizer = AdamConfig::new().with_epsilon(1e-8).init();
     let checkpointer = Checkpointer::new(run.checkpoints(), 2).map_err(|e| e.to_string())?;
     let mut state = TrainingState::new(0, 0);

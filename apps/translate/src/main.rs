@@ -333,8 +333,8 @@ fn train(args: TrainArgs) -> Result<(), String> {
     let mut model = model_config(&config, &source_vocab, &target_vocab)
         .init(&device)
         .map_err(|e| e.to_string())?;
-    // PyTorch's Adam epsilon (burn's default is 1e-5), so the reference
-    // script trains the same optimiser.
+    // PyTorch's Adam epsilon (burn's default is 1e-5) and, below, its joint
+    // gradient clipping: the optimiser of the PyTorch reference script.
     let mut optimizer = AdamConfig::new().with_epsilon(1e-8).init();
     let checkpointer = Checkpointer::new(run.checkpoints(), 2).map_err(|e| e.to_string())?;
     let best_checkpointer = best_checkpointer(&run)?;
