@@ -67,18 +67,19 @@ fn cells(args: &BenchArgs) -> Result<(), String> {
         .chain(["--iters".into(), args.iters.to_string()])
         .collect();
 
+    let cargo_profile = if args.release { "release" } else { "dev" };
+    let round_count = args.rounds.max(1);
     let mut rounds = Vec::new();
-    for round in 0..args.rounds.max(1) {
+    for round in 0..round_count {
         let mut measurements = Vec::new();
         for backend in ["flex", "ndarray"] {
-            let profile = if args.release { "release" } else { "dev" };
             let mut command = cargo();
             command
                 .args([
                     "bench",
                     "--quiet",
                     "--profile",
-                    profile,
+                    cargo_profile,
                     "--package",
                     "recur-cells",
                     "--bench",
@@ -101,7 +102,7 @@ fn cells(args: &BenchArgs) -> Result<(), String> {
         )
         .map_err(|e| format!("{e}\n(the PyTorch reference needs `pip install torch`; choose the interpreter with --python)"))?;
         measurements.extend(parse(&stdout)?);
-        eprintln!("round {}/{} done", round + 1, args.rounds.max(1));
+        eprintln!("round {}/{round_count} done", round + 1);
         rounds.push(measurements);
     }
 
