@@ -1,0 +1,32 @@
+"""sacrebleu's details (brevity penalty, length ratio, n-gram precisions) of a
+translate run's test translations, for docs/RESULTS.md:
+
+    python apps/translate/reference/bleu_details.py runs/translate/<timestamp> datasets/de-en-short
+
+The references are the test split's English sides cut into words as
+recur_data::tokenize does (lowercase runs of letters and digits), scored
+with sacrebleu's defaults like the app, so the BLEU printed equals the
+run's results.json. Needs `pip install sacrebleu`.
+"""
+
+import re
+import sys
+
+import sacrebleu
+
+
+def main():
+    run, data = sys.argv[1], sys.argv[2]
+    with open(f"{data}/test.tsv", encoding="utf-8") as f:
+        references = [" ".join(re.findall(r"[^\W_]+", line.split("\t")[1].lower())) for line in f]
+    for kind in ["greedy", "beam"]:
+        with open(f"{run}/samples/test-{kind}.txt", encoding="utf-8") as f:
+            hypotheses = [line.rstrip("\n") for line in f]
+        bleu = sacrebleu.corpus_bleu(hypotheses, [references])
+        precisions = ", ".join(f"{p:.1f}" for p in bleu.precisions)
+        print(f"{kind}: BLEU {bleu.score:.2f}, brevity penalty {bleu.bp:.3f}, "
+              f"length ratio {bleu.sys_len / bleu.ref_len:.3f}, precisions {precisions}")
+
+
+if __name__ == "__main__":
+    main()
