@@ -208,15 +208,36 @@ pub fn greedy<D: StepDecoder>(
     batch: usize,
     config: &SearchConfig,
 ) -> Vec<Hypothesis> {
+    greedy_with_max_lens(decoder, state, &vec![config.max_len; batch], config)
+}
+
+/// [`greedy`] with a step limit per batch item: `max_lens[b]` in place of
+/// `config.max_len` (the batch is `max_lens.len()` rows), as when each
+/// source sentence allows a translation of about twice its own length.
+pub fn greedy_with_max_lens<D: StepDecoder>(
+    decoder: &D,
+    state: D::State,
+    max_lens: &[usize],
+    config: &SearchConfig,
+) -> Vec<Hypothesis> {
     let device = decoder.device();
+    let batch = max_lens.len();
     let mut partials = vec![Partial::start(); batch];
     let mut done: Vec<Option<Hypothesis>> = vec![None; batch];
     // live[r]: the batch item of state row r.
     let mut live: Vec<usize> = (0..batch).collect();
     let mut state = state;
-    for _ in 0..config.max_len {
-        if live.is_empty() {
+    for step in 0.. {
+        // Items out of steps stop unfinished.
+        let keep: Vec<usize> = (0..live.len())
+            .filter(|&row| step < max_lens[live[row]])
+            .collect();
+        if keep.is_empty() {
             break;
+        }
+        if keep.len() < live.len() {
+            state = decoder.select(state, int_tensor(&keep, &device));
+            live = keep.iter().map(|&row| live[row]).collect();
         }
         let tokens: Vec<usize> = live.iter().map(|&b| partials[b].last(config)).collect();
         let (output, next) = decoder.step(int_tensor(&tokens, &device), state);
@@ -252,6 +273,8 @@ struct Item {
     /// Finished hypotheses, best first.
     finished: Vec<Hypothesis>,
     done: bool,
+    /// Its step limit.
+    max_len: usize,
 }
 
 /// Batched beam search: `state` holds `batch` rows; returns, per batch item,
@@ -270,18 +293,37 @@ pub fn beam_search<D: StepDecoder>(
     batch: usize,
     config: &SearchConfig,
 ) -> Vec<Vec<Hypothesis>> {
+    beam_search_with_max_lens(decoder, state, &vec![config.max_len; batch], config)
+}
+
+/// [`beam_search`] with a step limit per batch item: `max_lens[b]` in place
+/// of `config.max_len` (the batch is `max_lens.len()` rows), both for
+/// stopping and in the bound on what a live hypothesis can still score.
+pub fn beam_search_with_max_lens<D: StepDecoder>(
+    decoder: &D,
+    state: D::State,
+    max_lens: &[usize],
+    config: &SearchConfig,
+) -> Vec<Vec<Hypothesis>> {
     let device = decoder.device();
     let beam = config.beam_size.max(1);
     let n_best = config.n_best.clamp(1, beam);
-    let mut items: Vec<Item> = (0..batch)
-        .map(|_| Item {
+    let mut items: Vec<Item> = max_lens
+        .iter()
+        .map(|&max_len| Item {
             alive: vec![Partial::start()],
             finished: Vec::new(),
-            done: false,
+            done: max_len == 0,
+            max_len,
         })
         .collect();
     let mut state = state;
-    for step in 0..config.max_len {
+    // Items allowed no step at all have no row from the first one on.
+    let decoding: Vec<usize> = (0..items.len()).filter(|&b| !items[b].done).collect();
+    if !decoding.is_empty() && decoding.len() < items.len() {
+        state = decoder.select(state, int_tensor(&decoding, &device));
+    }
+    for step in 0.. {
         let tokens: Vec<usize> = items
             .iter()
             .filter(|item| !item.done)
@@ -292,10 +334,10 @@ pub fn beam_search<D: StepDecoder>(
         }
         let (output, next) = decoder.step(int_tensor(&tokens, &device), state);
         let host = HostStep::new(output);
-        let last_step = step + 1 == config.max_len;
         let mut parents = Vec::new(); // the state row of each new live hypothesis
         let mut first_row = 0;
         for item in items.iter_mut().filter(|item| !item.done) {
+            let last_step = step + 1 == item.max_len;
             let rows = first_row..first_row + item.alive.len();
             first_row = rows.end;
             // The 2 * beam best continuations hold at least `beam` that do not end.
@@ -341,7 +383,7 @@ pub fn beam_search<D: StepDecoder>(
                 .map(|p| p.log_prob)
                 .fold(f32::NEG_INFINITY, f32::max);
             let can_improve = item.finished.len() < n_best
-                || config.score(best_alive, config.max_len) > item.finished[n_best - 1].score;
+                || config.score(best_alive, item.max_len) > item.finished[n_best - 1].score;
             if last_step || alive.is_empty() || !can_improve {
                 item.done = true;
                 parents.truncate(parents.len() - alive.len());

@@ -6,7 +6,8 @@ use std::cell::RefCell;
 use burn::tensor::activation::{log_softmax, softmax};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use recur_seq2seq::search::{
-    Hypothesis, SearchConfig, StepDecoder, StepOutput, beam_search, greedy,
+    Hypothesis, SearchConfig, StepDecoder, StepOutput, beam_search, beam_search_with_max_lens,
+    greedy, greedy_with_max_lens,
 };
 
 use crate::common::{backends, normal};
@@ -309,6 +310,38 @@ fn batched_search_equals_one_item_at_a_time() {
             }
             // n-best is sorted, best first.
             assert!(beam_all[b].windows(2).all(|w| w[0].score >= w[1].score));
+        }
+    }
+}
+
+#[test]
+fn step_limits_per_item_equal_each_item_alone_with_its_limit() {
+    for backend in backends() {
+        let device = backend.device();
+        let decoder = RandomDecoder::new(&device);
+        // Limits below, at and above where the items end on their own, and
+        // an item allowed no step.
+        let max_lens = [2, 0, 7, 4];
+        let batch = max_lens.len();
+        let state = normal([batch, HIDDEN], 16, &device);
+        let settings = config(3, 0.6, 2);
+        let greedy_all = greedy_with_max_lens(&decoder, state.clone(), &max_lens, &settings);
+        let beam_all = beam_search_with_max_lens(&decoder, state.clone(), &max_lens, &settings);
+        for (b, &max_len) in max_lens.iter().enumerate() {
+            let one = state.clone().narrow(0, b, 1);
+            let alone = SearchConfig {
+                max_len,
+                ..settings
+            };
+            let what = format!("{backend} item {b} (limit {max_len})");
+            let greedy_one = &greedy(&decoder, one.clone(), 1, &alone)[0];
+            same(&what, &greedy_all[b], greedy_one);
+            assert!(greedy_all[b].tokens.len() <= max_len, "{what}");
+            let beam_one = beam_search(&decoder, one, 1, &alone);
+            assert_eq!(beam_all[b].len(), beam_one[0].len(), "{what}");
+            for (x, y) in beam_all[b].iter().zip(&beam_one[0]) {
+                same(&what, x, y);
+            }
         }
     }
 }
