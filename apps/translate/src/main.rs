@@ -545,11 +545,9 @@ fn decode(
         let state = model
             .encode(batch.ids_tensor(&device), &batch.lengths)
             .map_err(|e| e.to_string())?;
-        // Room for a translation about twice as long as each source (not
-        // the batch's longest: output that never ends would run on, and
-        // a limit set by the batch made translations 30% longer than their
-        // references on de-en, where the PyTorch reference stops each at
-        // its own).
+        // Room for a translation about twice as long as each source, as the
+        // PyTorch reference allows; a limit from the batch's longest source
+        // would make a translation depend on the sentences batched with it.
         let max_lens: Vec<usize> = chunk.iter().map(|s| max_len(s.len())).collect();
         if search.beam_size <= 1 {
             out.extend(greedy_with_max_lens(model, state, &max_lens, search));
