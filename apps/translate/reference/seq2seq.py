@@ -21,6 +21,7 @@ import collections
 import copy
 import json
 import math
+import os
 import random
 import re
 import time
@@ -211,6 +212,8 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--dropout", type=float, default=0.3)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--run-dir", help="write the test translations to RUN_DIR/samples/test-greedy.txt "
+                        "and test-beam.txt, as the translate app does (for bleu_details.py)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -271,6 +274,10 @@ def main():
     for name, decode in [("greedy", greedy), ("beam", lambda m, s: beam(m, s, args.beam, args.length_penalty))]:
         hypotheses = [" ".join(target_vocab.decode(decode(model, s))) for s, _ in test_ids]
         results[f"test_bleu_{name}"] = sacrebleu.corpus_bleu(hypotheses, [references]).score
+        if args.run_dir:
+            os.makedirs(f"{args.run_dir}/samples", exist_ok=True)
+            with open(f"{args.run_dir}/samples/test-{name}.txt", "w", encoding="utf-8") as f:
+                f.writelines(h + "\n" for h in hypotheses)
     print(json.dumps(results, indent=2))
 
 
