@@ -3,6 +3,8 @@ translate run's test translations, for docs/RESULTS.md:
 
     python apps/translate/reference/bleu_details.py runs/translate/<timestamp> datasets/de-en-short
 
+(or the `--run-dir` of apps/translate/reference/seq2seq.py for PyTorch's).
+
 The references are the test split's English sides cut into words as
 recur_data::tokenize does (lowercase runs of letters and digits), scored
 with sacrebleu's defaults like the app, so the BLEU printed equals the
@@ -24,8 +26,16 @@ def main():
             hypotheses = [line.rstrip("\n") for line in f]
         bleu = sacrebleu.corpus_bleu(hypotheses, [references])
         precisions = ", ".join(f"{p:.1f}" for p in bleu.precisions)
+        words = [w for h in hypotheses for w in h.split()]
+        unknown = words.count("<unk>") / max(len(words), 1)
+        # The words are tokens already; sacrebleu's default 13a tokenizer
+        # splits `<unk>` into the three tokens `<`, `unk`, `>`.
+        as_words = sacrebleu.corpus_bleu(hypotheses, [references], tokenize="none")
         print(f"{kind}: BLEU {bleu.score:.2f}, brevity penalty {bleu.bp:.3f}, "
-              f"length ratio {bleu.sys_len / bleu.ref_len:.3f}, precisions {precisions}")
+              f"length ratio {bleu.sys_len / bleu.ref_len:.3f}, precisions {precisions}; "
+              f"<unk> {100 * unknown:.1f}% of the words; BLEU on the words as tokens "
+              f"(tokenize='none') {as_words.score:.2f}, length ratio "
+              f"{as_words.sys_len / as_words.ref_len:.3f}")
 
 
 if __name__ == "__main__":
