@@ -225,19 +225,10 @@ pub fn greedy_with_max_lens<D: StepDecoder>(
     let mut partials = vec![Partial::start(); batch];
     let mut done: Vec<Option<Hypothesis>> = vec![None; batch];
     // live[r]: the batch item of state row r.
-    let mut live: Vec<usize> = (0..batch).collect();
-    let mut state = state;
+    let (mut state, mut live) = items_with_steps(decoder, state, max_lens);
     for step in 0.. {
-        // Items out of steps stop unfinished.
-        let keep: Vec<usize> = (0..live.len())
-            .filter(|&row| step < max_lens[live[row]])
-            .collect();
-        if keep.is_empty() {
+        if live.is_empty() {
             break;
-        }
-        if keep.len() < live.len() {
-            state = decoder.select(state, int_tensor(&keep, &device));
-            live = keep.iter().map(|&row| live[row]).collect();
         }
         let tokens: Vec<usize> = live.iter().map(|&b| partials[b].last(config)).collect();
         let (output, next) = decoder.step(int_tensor(&tokens, &device), state);
@@ -250,7 +241,10 @@ pub fn greedy_with_max_lens<D: StepDecoder>(
                 done[item] = Some(partial.finish(true, log_prob, config));
             } else {
                 partials[item] = partials[item].extend(token, log_prob, host.attention(row));
-                keep.push(row);
+                // An item out of steps stops unfinished.
+                if step + 1 < max_lens[item] {
+                    keep.push(row);
+                }
             }
         }
         state = if keep.len() == live.len() {
@@ -264,6 +258,22 @@ pub fn greedy_with_max_lens<D: StepDecoder>(
         .zip(partials)
         .map(|(done, partial)| done.unwrap_or_else(|| partial.finish(false, 0.0, config)))
         .collect()
+}
+
+/// `state` without the rows of the items allowed no step (they never
+/// decode), and the items left, in order.
+fn items_with_steps<D: StepDecoder>(
+    decoder: &D,
+    state: D::State,
+    max_lens: &[usize],
+) -> (D::State, Vec<usize>) {
+    let items: Vec<usize> = (0..max_lens.len()).filter(|&b| max_lens[b] > 0).collect();
+    let state = if items.is_empty() || items.len() == max_lens.len() {
+        state
+    } else {
+        decoder.select(state, int_tensor(&items, &decoder.device()))
+    };
+    (state, items)
 }
 
 /// The search of one batch item.
@@ -317,12 +327,7 @@ pub fn beam_search_with_max_lens<D: StepDecoder>(
             max_len,
         })
         .collect();
-    let mut state = state;
-    // Items allowed no step at all have no row from the first one on.
-    let decoding: Vec<usize> = (0..items.len()).filter(|&b| !items[b].done).collect();
-    if !decoding.is_empty() && decoding.len() < items.len() {
-        state = decoder.select(state, int_tensor(&decoding, &device));
-    }
+    let (mut state, _) = items_with_steps(decoder, state, max_lens);
     for step in 0.. {
         let tokens: Vec<usize> = items
             .iter()
