@@ -11,6 +11,7 @@ with sacrebleu's defaults like the app, so the BLEU printed equals the
 run's results.json. Needs `pip install sacrebleu`.
 """
 
+import json
 import re
 import sys
 
@@ -21,6 +22,14 @@ def main():
     run, data = sys.argv[1], sys.argv[2]
     with open(f"{data}/test.tsv", encoding="utf-8") as f:
         references = [" ".join(re.findall(r"[^\W_]+", line.split("\t")[1].lower())) for line in f]
+    try:
+        with open(f"{run}/target_vocab.json", encoding="utf-8") as f:
+            vocab = set(json.load(f)["words"])
+        words = [w for r in references for w in r.split()]
+        print(f"reference words outside the run's target vocabulary: "
+              f"{100 * sum(w not in vocab for w in words) / len(words):.1f}%")
+    except FileNotFoundError:  # PyTorch's --run-dir holds no vocabulary
+        pass
     for kind in ["greedy", "beam"]:
         with open(f"{run}/samples/test-{kind}.txt", encoding="utf-8") as f:
             hypotheses = [line.rstrip("\n") for line in f]
