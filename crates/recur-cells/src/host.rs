@@ -6,15 +6,24 @@
 //! memory, each allocating its result; on the CPU those passes, not the
 //! matmuls, took most of the time (`perf` on the cells benchmark). Here the
 //! input side of all steps is one matmul straight from `x` (reading the
-//! projection out of a burn tensor instead cost more than computing it),
-//! each step's recurrent matmul writes into one buffer, and one loop per
-//! sequence computes every gate and state update, sequences split across
-//! rayon's threads and compiled for AVX2 + FMA where the CPU has them
-//! (`pulp`). The backward gathers the weight gradients into one product each.
+//! projection out of a burn tensor instead cost more than computing it).
+//! The batch is then cut into one shard per rayon thread, and each thread
+//! runs the whole recurrence of its shard: per step, its rows' product with
+//! `W_hh` (packed once per call, [`Panels`]) and the gate loops right after
+//! it, compiled for AVX2 + FMA where the CPU has them (`pulp`). The steps
+//! need no synchronisation between threads, and each shard's products stay
+//! in its own core's cache for its gate loops. The backward runs the same
+//! way, then gathers the weight gradients into one product each.
 //!
-//! The matmuls go through OpenBLAS with the default `openblas` feature (see
-//! [`matmul`]); without it, on `matrixmultiply`, the layer is 1.3-1.9x
-//! slower.
+//! The large products go through OpenBLAS with the default `openblas`
+//! feature (see [`matmul`]); without it they use `matrixmultiply` (with
+//! which the layer was 1.3-1.9x slower when every step's product went
+//! through it too). OpenBLAS's idle threads spin for 2^28 cycles (about
+//! 0.1 s) after each call, its `THREAD_TIMEOUT`, and take cores from the
+//! shards: the workspace sets `OPENBLAS_THREAD_TIMEOUT=4`
+//! (`.cargo/config.toml`), so they sleep at once. Without it the layer is up
+//! to 25% slower, about as fast as it was with OpenBLAS doing every step's
+//! product (docs/BENCHMARKS.md).
 //!
 //! Layout: batch-major, as the tensors come in. Sequence buffers are
 //! `[batch][time][features]` (`[batch*time, features]` matrices), per-step
@@ -177,58 +186,62 @@ pub(crate) fn forward(
     // Per sequence, the stored steps: every one for the backward, else only
     // the current one (a scratch slot).
     let kept = if keep_state { time } else { 1 };
-    let slot = |t: usize| if keep_state { t } else { 0 };
     let mut h_prev = vec![0.0; batch * kept * hidden];
     let mut gates = vec![0.0; batch * kept * width];
     let mut aux = vec![0.0; batch * kept * aux_w];
     let mut hs = vec![0.0; batch * time * hidden];
-    // This step's recurrent side, h · W_hh.
-    let mut rec = vec![0.0; batch * width];
+    // Each task runs the whole recurrence of its own sequences, so the
+    // steps need no synchronisation; `W_hh` is packed once for all of them.
+    let w_hh_panels = Panels::pack(&w_hh, [hidden, width], [width, 1]);
+    let per_shard = shard_size(batch);
     let simd = pulp::Arch::new();
-
-    for &t in &order {
-        matmul(
-            &mut rec,
-            view(&h, [batch, hidden], [hidden, 1]),
-            view(&w_hh, [hidden, width], [width, 1]),
-            false,
-        );
-        // The gate arithmetic, one sequence per task.
-        let seqs = per_sequence(&mut h, hidden, batch)
-            .into_iter()
-            .zip(per_sequence(&mut c, hidden, batch))
-            .zip(per_sequence(&mut h_prev, kept * hidden, batch))
-            .zip(per_sequence(&mut gates, kept * width, batch))
-            .zip(per_sequence(&mut aux, kept * aux_w, batch))
-            .zip(per_sequence(&mut hs, time * hidden, batch))
-            .enumerate()
-            .collect::<Vec<_>>();
-        seqs.into_par_iter()
-            .for_each(|(b, (((((h, c), h_prev), gates), aux), hs))| {
-                if padded(b, t) {
-                    return;
-                }
-                let s = slot(t);
-                let rec = &rec[b * width..][..width];
-                let x = &xw[(b * time + t) * width..][..width];
-                let g = &mut gates[s * width..][..width];
-                let a = &mut aux[s * aux_w..][..aux_w];
-                if keep_state {
-                    h_prev[s * hidden..][..hidden].copy_from_slice(h);
-                }
-                simd.dispatch(ForwardStep {
-                    kind,
-                    rec,
-                    x,
-                    b_hh: &b_hh,
-                    h,
-                    c,
-                    gates: g,
-                    aux: a,
+    let shards = batch.div_ceil(per_shard);
+    split(&mut h, per_shard * hidden, shards)
+        .into_iter()
+        .zip(split(&mut c, per_shard * hidden, shards))
+        .zip(split(&mut h_prev, per_shard * kept * hidden, shards))
+        .zip(split(&mut gates, per_shard * kept * width, shards))
+        .zip(split(&mut aux, per_shard * kept * aux_w, shards))
+        .zip(split(&mut hs, per_shard * time * hidden, shards))
+        .enumerate()
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .for_each(|(s, (((((h, c), h_prev), gates), aux), hs))| {
+            let first = s * per_shard;
+            let rows = h.len() / hidden;
+            let xw = &xw[first * time * width..][..rows * time * width];
+            // This step's recurrent side, h · W_hh.
+            let mut rec = vec![0.0; rows * width];
+            for &t in &order {
+                simd.dispatch(PanelProduct {
+                    c: &mut rec,
+                    a: h,
+                    b: &w_hh_panels,
+                    accumulate: false,
                 });
-                hs[t * hidden..][..hidden].copy_from_slice(h);
-            });
-    }
+                for b in 0..rows {
+                    if padded(first + b, t) {
+                        continue;
+                    }
+                    let slot = b * kept + if keep_state { t } else { 0 };
+                    let h = &mut h[b * hidden..][..hidden];
+                    if keep_state {
+                        h_prev[slot * hidden..][..hidden].copy_from_slice(h);
+                    }
+                    simd.dispatch(ForwardStep {
+                        kind,
+                        rec: &rec[b * width..][..width],
+                        x: &xw[(b * time + t) * width..][..width],
+                        b_hh: &b_hh,
+                        h,
+                        c: &mut c[b * hidden..][..hidden],
+                        gates: &mut gates[slot * width..][..width],
+                        aux: &mut aux[slot * aux_w..][..aux_w],
+                    });
+                    hs[(b * time + t) * hidden..][..hidden].copy_from_slice(h);
+                }
+            }
+        });
 
     let outputs = Outputs {
         hs,
@@ -254,9 +267,9 @@ pub(crate) fn forward(
 /// `d_c [batch, hidden]`: the gradients of the outputs, `None` for zero.
 /// The gradients of `x` and `w_ih` are computed only when `need_x` and
 /// `need_w_ih` ask for them.
-pub(crate) fn backward(
-    saved: &Saved,
-    d_hs: Option<&[f32]>,
+pub(crate) fn backward<'a>(
+    saved: &'a Saved,
+    d_hs: Option<&'a [f32]>,
     d_h: Option<Vec<f32>>,
     d_c: Option<Vec<f32>>,
     [need_x, need_w_ih]: [bool; 2],
@@ -281,64 +294,72 @@ pub(crate) fn backward(
     // and, for the GRU whose `n` block differs, of the recurrent side.
     let mut d_x = vec![0.0; batch * time * width];
     let mut d_rec_gru = vec![0.0; if is_gru { batch * time * width } else { 0 }];
-    // This step's recurrent-side gradient; zero rows at padding, so the
-    // product below carries dh through padded steps unchanged.
-    let mut d_step = vec![0.0; batch * width];
+    // As in the forward, each task runs the steps of its own sequences.
+    let w_hh_t_panels = Panels::pack(&saved.w_hh, [width, hidden], [1, width]);
+    let per_shard = shard_size(batch);
     let simd = pulp::Arch::new();
-
-    for &t in saved.order.iter().rev() {
-        // The gate arithmetic, one sequence per task.
-        let seqs = per_sequence(&mut dh, hidden, batch)
-            .into_iter()
-            .zip(per_sequence(&mut dc, hidden, batch))
-            .zip(per_sequence(&mut d_step, width, batch))
-            .zip(per_sequence(&mut d_x, time * width, batch))
-            .zip(per_sequence(
-                &mut d_rec_gru,
-                if is_gru { time * width } else { 0 },
-                batch,
-            ))
-            .enumerate()
-            .collect::<Vec<_>>();
-        seqs.into_par_iter()
-            .for_each(|(b, ((((dh, dc), d_step), d_x), d_rec_gru))| {
-                if padded(b, t) {
-                    d_step.fill(0.0);
-                    return;
-                }
-                let r = b * time + t;
-                if let Some(d_hs) = d_hs {
-                    for (d, &o) in dh.iter_mut().zip(&d_hs[r * hidden..][..hidden]) {
-                        *d += o;
+    let shards = batch.div_ceil(per_shard);
+    let gru_len = if is_gru { time * width } else { 0 };
+    split(&mut dh, per_shard * hidden, shards)
+        .into_iter()
+        .zip(split(&mut dc, per_shard * hidden, shards))
+        .zip(split(&mut d_x, per_shard * time * width, shards))
+        .zip(split(&mut d_rec_gru, per_shard * gru_len, shards))
+        .enumerate()
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .for_each(|(s, (((dh, dc), d_x), d_rec_gru))| {
+            let first = s * per_shard;
+            let rows = dh.len() / hidden;
+            let of = |buffer: &'a [f32], len: usize| &buffer[first * len..][..rows * len];
+            let (gates, aux) = (of(&saved.gates, time * width), of(&saved.aux, time * aux_w));
+            let (h_prev, d_hs) = (
+                of(&saved.h_prev, time * hidden),
+                d_hs.map(|d| of(d, time * hidden)),
+            );
+            // This step's recurrent-side gradient; zero rows at padding, so
+            // the product below carries dh through padded steps unchanged.
+            let mut d_step = vec![0.0; rows * width];
+            for &t in saved.order.iter().rev() {
+                for b in 0..rows {
+                    let d_rec = &mut d_step[b * width..][..width];
+                    if padded(first + b, t) {
+                        d_rec.fill(0.0);
+                        continue;
+                    }
+                    let r = b * time + t;
+                    let dh = &mut dh[b * hidden..][..hidden];
+                    if let Some(d_hs) = d_hs {
+                        for (d, &o) in dh.iter_mut().zip(&d_hs[r * hidden..][..hidden]) {
+                            *d += o;
+                        }
+                    }
+                    let d_x = &mut d_x[r * width..][..width];
+                    simd.dispatch(BackwardStep {
+                        kind,
+                        gates: &gates[r * width..][..width],
+                        aux: &aux[r * aux_w..][..aux_w],
+                        h_prev: &h_prev[r * hidden..][..hidden],
+                        dh,
+                        dc: &mut dc[b * hidden..][..hidden],
+                        d_x,
+                        d_rec,
+                    });
+                    if is_gru {
+                        d_rec_gru[r * width..][..width].copy_from_slice(d_rec);
+                    } else {
+                        d_x.copy_from_slice(d_rec);
                     }
                 }
-                let g = &saved.gates[r * width..][..width];
-                let a = &saved.aux[r * aux_w..][..aux_w];
-                let d_x = &mut d_x[t * width..][..width];
-                simd.dispatch(BackwardStep {
-                    kind,
-                    gates: g,
-                    aux: a,
-                    h_prev: &saved.h_prev[r * hidden..][..hidden],
-                    dh,
-                    dc,
-                    d_x,
-                    d_rec: d_step,
+                // dh_prev = (what reached h directly) + d_step · W_hhᵀ.
+                simd.dispatch(PanelProduct {
+                    c: dh,
+                    a: &d_step,
+                    b: &w_hh_t_panels,
+                    accumulate: true,
                 });
-                if is_gru {
-                    d_rec_gru[t * width..][..width].copy_from_slice(d_step);
-                } else {
-                    d_x.copy_from_slice(d_step);
-                }
-            });
-        // dh_prev = (what reached h directly) + d_step · W_hhᵀ.
-        matmul(
-            &mut dh,
-            view(&d_step, [batch, width], [width, 1]),
-            view(&saved.w_hh, [width, hidden], [1, width]),
-            true,
-        );
-    }
+            }
+        });
 
     let d_rec = if is_gru { &d_rec_gru } else { &d_x };
     // Σ_t h_{t-1}ᵀ · d_t = H_prevᵀ [hidden, batch*time] · D [batch*time, width].
@@ -624,10 +645,11 @@ fn aux_blocks(kind: CellKind) -> usize {
 ///
 /// Through ndarray, which calls OpenBLAS's `sgemm` with the `openblas`
 /// feature (strided operands become its transpose flags) and
-/// `matrixmultiply` without it. On this project's 2-core machine OpenBLAS
-/// runs the per-step `[32, 512] x [512, 2048]` product at about 140 GFLOP/s;
-/// the `gemm` crate flex uses managed 30-60 on the same calls, and with it
-/// or `matrixmultiply` the whole layer was slower than composing backend ops
+/// `matrixmultiply` without it. Used for the large products (the input
+/// projection and the gradients of `x` and the weights): on this project's
+/// 2-core machine the `gemm` crate flex uses ran them 10-30% slower than
+/// OpenBLAS on 2 threads, and with it or `matrixmultiply` for every product
+/// the whole layer was slower than composing backend ops
 /// (docs/BENCHMARKS.md).
 fn matmul(c: &mut [f32], a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, accumulate: bool) {
     let mut c =
@@ -636,13 +658,147 @@ fn matmul(c: &mut [f32], a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, accumul
     ndarray::linalg::general_mat_mul(1.0, &a, &b, beta, &mut c);
 }
 
-/// `buffer` cut into `batch` slices of `len` values, one per sequence
-/// (empty ones when `len` is 0), to hand to parallel tasks.
-fn per_sequence(buffer: &mut [f32], len: usize, batch: usize) -> Vec<&mut [f32]> {
+/// `buffer` cut into `count` slices of `len` values (the last one may be
+/// shorter; empty ones when `len` is 0), to hand to parallel tasks.
+fn split(buffer: &mut [f32], len: usize, count: usize) -> Vec<&mut [f32]> {
     if len == 0 {
-        return (0..batch).map(|_| &mut [][..]).collect();
+        return (0..count).map(|_| &mut [][..]).collect();
     }
-    buffer.chunks_mut(len).take(batch).collect()
+    buffer.chunks_mut(len).take(count).collect()
+}
+
+/// Sequences per task of the recurrence: the batch split evenly across
+/// rayon's threads.
+fn shard_size(batch: usize) -> usize {
+    batch.div_ceil(rayon::current_num_threads()).max(1)
+}
+
+/// Columns per panel of [`Panels`].
+const PANEL: usize = 16;
+
+/// A `[k, n]` matrix packed for [`PanelProduct`]: column panels `PANEL`
+/// wide, each `[k][PANEL]` contiguous, the last one padded with zeros. The
+/// recurrent weights are packed once per call and read at every step; a
+/// BLAS packs them again inside each step's product (9% of the layer's time
+/// with OpenBLAS, docs/BENCHMARKS.md).
+struct Panels {
+    values: Vec<f32>,
+    k: usize,
+    n: usize,
+}
+
+impl Panels {
+    /// Packs the `[k, n]` matrix in `data` with the given element strides.
+    fn pack(data: &[f32], [k, n]: [usize; 2], [row_stride, col_stride]: [usize; 2]) -> Self {
+        let mut values = vec![0.0; n.div_ceil(PANEL) * k * PANEL];
+        for (p, panel) in values.chunks_mut(k * PANEL).enumerate() {
+            for (row, out) in panel.chunks_mut(PANEL).enumerate() {
+                for (j, out) in out.iter_mut().enumerate().take(n - p * PANEL) {
+                    *out = data[row * row_stride + (p * PANEL + j) * col_stride];
+                }
+            }
+        }
+        Self { values, k, n }
+    }
+}
+
+/// `c [m, n] = a [m, k] · b`, plus the old `c` if `accumulate`; `a` and `c`
+/// row-major and contiguous. Register tiles of up to 6 rows by one panel. A
+/// `pulp` operation of its own (see [`ForwardStep`]): inlined into the step
+/// loop, its accumulators spilled to the stack.
+struct PanelProduct<'a> {
+    c: &'a mut [f32],
+    a: &'a [f32],
+    b: &'a Panels,
+    accumulate: bool,
+}
+
+impl pulp::WithSimd for PanelProduct<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, simd: S) {
+        let PanelProduct {
+            c,
+            a,
+            b,
+            accumulate,
+        } = self;
+        let Panels { values, k, n } = b;
+        let (k, n) = (*k, *n);
+        let m = a.len() / k;
+        for (p, panel) in values.chunks(k * PANEL).enumerate() {
+            let (cols, width) = (p * PANEL, PANEL.min(n - p * PANEL));
+            let mut row = 0;
+            while row < m {
+                let tile_rows = (m - row).min(6);
+                let a = &a[row * k..][..tile_rows * k];
+                let c = &mut c[row * n + cols..];
+                match tile_rows {
+                    6 => tile::<S, 6>(simd, c, a, panel, n, width, accumulate),
+                    5 => tile::<S, 5>(simd, c, a, panel, n, width, accumulate),
+                    4 => tile::<S, 4>(simd, c, a, panel, n, width, accumulate),
+                    3 => tile::<S, 3>(simd, c, a, panel, n, width, accumulate),
+                    2 => tile::<S, 2>(simd, c, a, panel, n, width, accumulate),
+                    _ => tile::<S, 1>(simd, c, a, panel, n, width, accumulate),
+                }
+                row += tile_rows;
+            }
+        }
+    }
+}
+
+/// One `R`-row tile of [`PanelProduct`]: `a` is `R` rows of `k`, `panel`
+/// is `[k][PANEL]`, and row `i` of the result goes to `c[i * n..][..width]`.
+/// The panel is taken in groups of two vectors (one with AVX-512), so that
+/// the `R x 2` accumulators stay in registers (12 for 6 rows; as an array
+/// over the whole panel they were spilled to the stack).
+#[inline(always)]
+fn tile<S: pulp::Simd, const R: usize>(
+    simd: S,
+    c: &mut [f32],
+    a: &[f32],
+    panel: &[f32],
+    n: usize,
+    width: usize,
+    accumulate: bool,
+) {
+    let per_row = PANEL / S::F32_LANES;
+    let vectors = per_row.min(2);
+    let k = a.len() / R;
+    let (panel, _) = S::as_simd_f32s(panel);
+    let panel = &panel[..k * per_row];
+    let rows: [&[f32]; R] = std::array::from_fn(|i| &a[i * k..][..k]);
+    for group in 0..per_row / vectors {
+        let mut acc = [[simd.splat_f32s(0.0); 2]; R];
+        // Indexed by `kk < k`, not by iterators, so that no bounds check is
+        // left in the loop.
+        for kk in 0..k {
+            let b = &panel[kk * per_row + group * vectors..][..vectors];
+            for i in 0..R {
+                let a = simd.splat_f32s(rows[i][kk]);
+                for v in 0..vectors {
+                    acc[i][v] = simd.mul_add_e_f32s(a, b[v], acc[i][v]);
+                }
+            }
+        }
+        let first = group * vectors * S::F32_LANES;
+        for (i, acc) in acc.into_iter().enumerate() {
+            let c = &mut c[i * n..][..width];
+            // Vector by vector, with constant indices into `acc`: a slice of
+            // it, or an index not known at compile time, keeps it in memory.
+            for (v, acc) in acc.into_iter().enumerate().take(vectors) {
+                let start = (first + v * S::F32_LANES).min(width);
+                let c = &mut c[start..(start + S::F32_LANES).min(width)];
+                let value = if accumulate {
+                    simd.add_f32s(acc, simd.partial_load_f32s(c))
+                } else {
+                    acc
+                };
+                simd.partial_store_f32s(c, value);
+            }
+        }
+    }
 }
 
 /// A `[rows, cols]` view of `data` with the given element strides.
