@@ -375,6 +375,8 @@ fn train(args: TrainArgs) -> Result<(), String> {
         config.min_count,
     );
     let device = args.backend.autodiff_device();
+    // The initial weights (and dropout) draw from the backend's generator.
+    device.seed(config.seed);
     let mut model = config.model(&data, &vocab, &device)?;
     let run = match resumed {
         Some(run) => run,

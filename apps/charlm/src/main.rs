@@ -237,6 +237,8 @@ fn train(args: TrainArgs) -> Result<(), String> {
     );
 
     let device = args.backend.autodiff_device();
+    // The initial weights (and dropout) draw from the backend's generator.
+    device.seed(config.seed);
     let mut model = CharLm::new(&config, vocab.len(), &device);
     // PyTorch's Adam epsilon (burn's default is 1e-5) and, below, its joint
     // gradient clipping: the optimiser of the PyTorch reference script.

@@ -294,6 +294,8 @@ fn train(args: TrainArgs) -> Result<(), String> {
     config.validate()?;
     let task = config.task()?;
     let device = args.backend.autodiff_device();
+    // The initial weights draw from the backend's generator.
+    device.seed(config.seed);
     let mut model = Net::new(&config, &task, &device)?;
     eprintln!(
         "run {}: {} sizes {}..={}, {:?} with {} parameters, on {}",

@@ -1,6 +1,7 @@
 //! ntm end to end: train, resume, evaluate at a longer length with pictures,
-//! the LSTM baseline, a non-finite loss stopping training, and bad input, on
-//! every backend in `RECUR_TEST_BACKENDS`.
+//! the LSTM baseline, a non-finite loss stopping training, the same run again
+//! from the same seed, and bad input, on every backend in
+//! `RECUR_TEST_BACKENDS`.
 
 #![allow(clippy::unwrap_used)] // a failed test may panic
 
@@ -269,4 +270,43 @@ fn bad_input_is_one_clear_line() {
         )
     );
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Two runs with the same `--seed` start from the same weights and train
+/// alike: their losses match exactly.
+#[test]
+fn the_same_seed_trains_the_same_run() {
+    for backend in Backend::for_tests() {
+        let dir = scratch(&format!("seed-{backend}"));
+        let losses: Vec<Vec<String>> = ["a", "b"]
+            .iter()
+            .map(|name| {
+                let root = dir.join(name);
+                let mut args = vec![
+                    "train",
+                    "--backend",
+                    backend.name(),
+                    "--root",
+                    root.to_str().unwrap(),
+                    "--seed",
+                    "7",
+                    "--sequences",
+                    "16",
+                ];
+                args.extend(TINY);
+                let output = ntm(&args);
+                assert!(output.status.success(), "{backend}: {}", stderr(&output));
+                let run = only_run(&root);
+                let metrics = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+                // Every column but the last, the seconds the report took.
+                metrics
+                    .lines()
+                    .skip(1)
+                    .map(|line| line.rsplit_once(',').unwrap().0.to_owned())
+                    .collect()
+            })
+            .collect();
+        assert_eq!(losses[0], losses[1], "{backend}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }
