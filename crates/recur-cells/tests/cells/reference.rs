@@ -2,7 +2,7 @@
 //! (fixtures from `tests/fixtures/generate.py`).
 
 use burn::tensor::Tensor;
-use recur_cells::{CellKind, Recurrent, RecurrentConfig, RecurrentState};
+use recur_cells::{CellKind, Recurrent, RecurrentConfig, RecurrentOutput, RecurrentState};
 
 use crate::common::{Fixture, assert_close, backends};
 
@@ -24,48 +24,73 @@ fn config_of(fixture: &Fixture) -> RecurrentConfig {
         .with_bias(fixture.metadata("bias") == "true")
 }
 
-/// Checks one fixture on one device: forward values, then the gradient of the
-/// fixture's loss with respect to the input, the initial state and every
-/// weight.
-fn check_case(name: &str, device: &burn::tensor::Device) {
-    let fixture = Fixture::open(name);
-    let device = device.clone().autodiff();
-    let layer: Recurrent = config_of(&fixture)
-        .init(&device)
+/// Runs the layer on the fixture's input and initial state (if any) on
+/// `device` and checks the outputs and final states.
+fn forward_checked(
+    name: &str,
+    fixture: &Fixture,
+    device: &burn::tensor::Device,
+    inputs: impl Fn(&str) -> Option<Tensor<3>>,
+) -> (Recurrent, RecurrentOutput) {
+    let layer: Recurrent = config_of(fixture)
+        .init(device)
         .load_torch(&fixture.path)
         .expect("fixture weights load");
-
-    let input = fixture.float::<3>("input", &device).require_grad();
-    let lengths = fixture.lengths();
-    let h0 = fixture
-        .has("h0")
-        .then(|| fixture.float::<3>("h0", &device).require_grad());
-    let c0 = fixture
-        .has("c0")
-        .then(|| fixture.float::<3>("c0", &device).require_grad());
-    let state = h0.clone().map(|h| RecurrentState { h, c: c0.clone() });
-
+    let state = inputs("h0").map(|h| RecurrentState { h, c: inputs("c0") });
     let out = layer
-        .forward(input.clone(), Some(&lengths), state)
+        .forward(
+            inputs("input").expect("fixture has an input"),
+            Some(&fixture.lengths()),
+            state,
+        )
         .expect("forward");
     assert_close(
         &format!("{name}: output"),
         out.output.clone(),
-        fixture.float("output", &device),
+        fixture.float("output", device),
     );
     assert_close(
         &format!("{name}: h_n"),
         out.state.h.clone(),
-        fixture.float("h_n", &device),
+        fixture.float("h_n", device),
     );
-    let mut loss = (out.output * fixture.float::<3>("proj_output", &device)).sum()
-        + (out.state.h * fixture.float::<3>("proj_h_n", &device)).sum();
-    if let Some(c) = out.state.c {
+    if let Some(c) = &out.state.c {
         assert_close(
             &format!("{name}: c_n"),
             c.clone(),
-            fixture.float("c_n", &device),
+            fixture.float("c_n", device),
         );
+    }
+    (layer, out)
+}
+
+/// Checks one fixture on one device: forward values without autodiff (where
+/// nothing is kept for a backward) and with it, then the gradient of the
+/// fixture's loss with respect to the input, the initial state and every
+/// weight.
+fn check_case(name: &str, plain: &burn::tensor::Device) {
+    let fixture = Fixture::open(name);
+    let given = |device: &burn::tensor::Device, tensor: &str| {
+        fixture
+            .has(tensor)
+            .then(|| fixture.float::<3>(tensor, device))
+    };
+    forward_checked(&format!("{name} (no autodiff)"), &fixture, plain, |t| {
+        given(plain, t)
+    });
+
+    let device = plain.clone().autodiff();
+    let input = fixture.float::<3>("input", &device).require_grad();
+    let h0 = given(&device, "h0").map(Tensor::require_grad);
+    let c0 = given(&device, "c0").map(Tensor::require_grad);
+    let (layer, out) = forward_checked(name, &fixture, &device, |t| match t {
+        "input" => Some(input.clone()),
+        "h0" => h0.clone(),
+        _ => c0.clone(),
+    });
+    let mut loss = (out.output * fixture.float::<3>("proj_output", &device)).sum()
+        + (out.state.h * fixture.float::<3>("proj_h_n", &device)).sum();
+    if let Some(c) = out.state.c {
         loss = loss + (c * fixture.float::<3>("proj_c_n", &device)).sum();
     }
 
