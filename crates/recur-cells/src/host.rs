@@ -48,11 +48,8 @@ use crate::cell::CellKind;
 pub(crate) struct Saved {
     kind: CellKind,
     dims: Dims,
-    /// Each step's input beside the state it started from, `[batch][time]
-    /// [input + hidden]`: `x_t | h_{t-1}`, the rows whose products with the
-    /// step's gradient give the weight gradients (one product for both when
-    /// they multiply the same gradient).
-    xh: Vec<f32>,
+    /// The layer's input `[batch, time, input]`, for the gradient of `w_ih`.
+    x: Vec<f32>,
     /// `[input, width]`, for the gradient of `x`.
     w_ih: Vec<f32>,
     /// `[hidden, width]`, as given.
@@ -61,6 +58,8 @@ pub(crate) struct Saved {
     lengths: Option<Vec<usize>>,
     /// Time indices in processing order.
     order: Vec<usize>,
+    /// The state each step started from, `[batch][time][hidden]`.
+    h_prev: Vec<f32>,
     /// Activated gates, `[batch][time][width]`. RNN: the new `h`. LSTM:
     /// `i, f, g, o`. GRU: `r, z, n`.
     gates: Vec<f32>,
@@ -163,14 +162,6 @@ pub(crate) fn forward(
     // `[batch*time, input] x [input, width]` product. RNN and LSTM add b_hh
     // there too; the GRU needs it inside the reset product.
     let rows = batch * time;
-    let xh_w = input + hidden;
-    let mut xh = Vec::new();
-    if keep_state {
-        xh = vec![0.0; rows * xh_w];
-        for (row, x) in xh.chunks_mut(xh_w).zip(x.chunks(input)) {
-            row[..input].copy_from_slice(x);
-        }
-    }
     let mut xw = match kind {
         CellKind::Gru => b_ih.repeat(rows),
         _ => b_ih
@@ -195,6 +186,7 @@ pub(crate) fn forward(
     // Per sequence, the stored steps: every one for the backward, else only
     // the current one (a scratch slot).
     let kept = if keep_state { time } else { 1 };
+    let mut h_prev = vec![0.0; batch * kept * hidden];
     let mut gates = vec![0.0; batch * kept * width];
     let mut aux = vec![0.0; batch * kept * aux_w];
     let mut hs = vec![0.0; batch * time * hidden];
@@ -207,14 +199,14 @@ pub(crate) fn forward(
     split(&mut h, per_shard * hidden, shards)
         .into_iter()
         .zip(split(&mut c, per_shard * hidden, shards))
-        .zip(split(&mut xh, per_shard * time * xh_w, shards))
+        .zip(split(&mut h_prev, per_shard * kept * hidden, shards))
         .zip(split(&mut gates, per_shard * kept * width, shards))
         .zip(split(&mut aux, per_shard * kept * aux_w, shards))
         .zip(split(&mut hs, per_shard * time * hidden, shards))
         .enumerate()
         .collect::<Vec<_>>()
         .into_par_iter()
-        .for_each(|(s, (((((h, c), xh), gates), aux), hs))| {
+        .for_each(|(s, (((((h, c), h_prev), gates), aux), hs))| {
             let first = s * per_shard;
             let rows = h.len() / hidden;
             let xw = &xw[first * time * width..][..rows * time * width];
@@ -234,7 +226,7 @@ pub(crate) fn forward(
                     let slot = b * kept + if keep_state { t } else { 0 };
                     let h = &mut h[b * hidden..][..hidden];
                     if keep_state {
-                        xh[(b * time + t) * xh_w + input..][..hidden].copy_from_slice(h);
+                        h_prev[slot * hidden..][..hidden].copy_from_slice(h);
                     }
                     simd.dispatch(ForwardStep {
                         kind,
@@ -259,11 +251,12 @@ pub(crate) fn forward(
     let saved = keep_state.then(|| Saved {
         kind,
         dims,
-        xh,
+        x,
         w_ih,
         w_hh,
         lengths: lengths.map(<[usize]>::to_vec),
         order,
+        h_prev,
         gates,
         aux,
     });
@@ -289,7 +282,6 @@ pub(crate) fn backward<'a>(
         hidden,
     } = dims;
     let width = kind.gates() * hidden;
-    let xh_w = input + hidden;
     let aux_w = aux_blocks(kind) * hidden;
     let is_lstm = kind == CellKind::Lstm;
     let is_gru = kind == CellKind::Gru;
@@ -321,8 +313,8 @@ pub(crate) fn backward<'a>(
             let rows = dh.len() / hidden;
             let of = |buffer: &'a [f32], len: usize| &buffer[first * len..][..rows * len];
             let (gates, aux) = (of(&saved.gates, time * width), of(&saved.aux, time * aux_w));
-            let (xh, d_hs) = (
-                of(&saved.xh, time * xh_w),
+            let (h_prev, d_hs) = (
+                of(&saved.h_prev, time * hidden),
                 d_hs.map(|d| of(d, time * hidden)),
             );
             // This step's recurrent-side gradient; zero rows at padding, so
@@ -347,7 +339,7 @@ pub(crate) fn backward<'a>(
                         kind,
                         gates: &gates[r * width..][..width],
                         aux: &aux[r * aux_w..][..aux_w],
-                        h_prev: &xh[r * xh_w + input..][..hidden],
+                        h_prev: &h_prev[r * hidden..][..hidden],
                         dh,
                         dc: &mut dc[b * hidden..][..hidden],
                         d_x,
@@ -369,8 +361,17 @@ pub(crate) fn backward<'a>(
             }
         });
 
+    let d_rec = if is_gru { &d_rec_gru } else { &d_x };
+    // Σ_t h_{t-1}ᵀ · d_t = H_prevᵀ [hidden, batch*time] · D [batch*time, width].
     let rows = batch * time;
-    // Through the input projection: dx = d_xw · W_ihᵀ.
+    let mut d_w_hh = vec![0.0; hidden * width];
+    matmul(
+        &mut d_w_hh,
+        view(&saved.h_prev, [hidden, rows], [1, hidden]),
+        view(d_rec, [rows, width], [width, 1]),
+        false,
+    );
+    // Through the input projection: dx = d_xw · W_ihᵀ, dW_ih = xᵀ · d_xw.
     let d_in = need_x.then(|| {
         let mut d_in = vec![0.0; rows * input];
         matmul(
@@ -381,40 +382,16 @@ pub(crate) fn backward<'a>(
         );
         d_in
     });
-    // dW_ih = Σ_t x_tᵀ · d_xw_t and dW_hh = Σ_t h_{t-1}ᵀ · d_rec_t, with
-    // `x_t | h_{t-1}` the rows of `xh`. The two gradients are the same but
-    // for the GRU, so there one product over `xh` gives both weights'.
-    let d_rec = if is_gru { &d_rec_gru } else { &d_x };
-    let (d_w_ih, d_w_hh) = if need_w_ih && !is_gru {
-        let mut d_w = vec![0.0; xh_w * width];
+    let d_w_ih = need_w_ih.then(|| {
+        let mut d_w_ih = vec![0.0; input * width];
         matmul(
-            &mut d_w,
-            view(&saved.xh, [xh_w, rows], [1, xh_w]),
-            view(d_rec, [rows, width], [width, 1]),
+            &mut d_w_ih,
+            view(&saved.x, [input, rows], [1, input]),
+            view(&d_x, [rows, width], [width, 1]),
             false,
         );
-        let d_w_hh = d_w.split_off(input * width);
-        (Some(d_w), d_w_hh)
-    } else {
-        let mut d_w_hh = vec![0.0; hidden * width];
-        matmul(
-            &mut d_w_hh,
-            view(&saved.xh[input..], [hidden, rows], [1, xh_w]),
-            view(d_rec, [rows, width], [width, 1]),
-            false,
-        );
-        let d_w_ih = need_w_ih.then(|| {
-            let mut d_w_ih = vec![0.0; input * width];
-            matmul(
-                &mut d_w_ih,
-                view(&saved.xh, [input, rows], [1, xh_w]),
-                view(&d_x, [rows, width], [width, 1]),
-                false,
-            );
-            d_w_ih
-        });
-        (d_w_ih, d_w_hh)
-    };
+        d_w_ih
+    });
     Grads {
         x: d_in,
         w_ih: d_w_ih,
@@ -682,9 +659,8 @@ fn matmul(c: &mut [f32], a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, accumul
 }
 
 /// `buffer` cut into `count` slices of `len` values (the last one may be
-/// shorter; empty ones when `len` is 0 or there is no buffer, as for what
-/// the forward keeps when nothing needs a gradient), to hand to parallel
-/// tasks.
+/// shorter; empty ones when `len` is 0 or there is no buffer), to hand to
+/// parallel tasks.
 fn split(buffer: &mut [f32], len: usize, count: usize) -> Vec<&mut [f32]> {
     if len == 0 || buffer.is_empty() {
         return (0..count).map(|_| &mut [][..]).collect();
