@@ -294,9 +294,7 @@ fn the_same_seed_trains_the_same_run() {
             args.extend(TINY);
             let output = ntm(&args);
             assert!(output.status.success(), "{backend}: {}", stderr(&output));
-            let runs = root.join("runs/ntm");
-            let run = std::fs::read_dir(runs).unwrap().next().unwrap().unwrap();
-            let metrics = read_metrics(run.path().join("metrics.csv")).unwrap();
+            let metrics = read_metrics(only_run(&root).join("metrics.csv")).unwrap();
             ["loss", "bit_errors"].map(|column| metrics.column(column).unwrap())
         };
         assert_eq!(losses("a"), losses("b"), "{backend}");

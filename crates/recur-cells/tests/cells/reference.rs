@@ -24,25 +24,21 @@ fn config_of(fixture: &Fixture) -> RecurrentConfig {
         .with_bias(fixture.metadata("bias") == "true")
 }
 
-/// Runs the layer on the fixture's input and initial state (if any) on
-/// `device` and checks the outputs and final states.
+/// Runs the layer on `input` from `state` on `device` and checks the
+/// outputs and final states against the fixture's.
 fn forward_checked(
     name: &str,
     fixture: &Fixture,
     device: &burn::tensor::Device,
-    inputs: impl Fn(&str) -> Option<Tensor<3>>,
+    input: Tensor<3>,
+    state: Option<RecurrentState>,
 ) -> (Recurrent, RecurrentOutput) {
     let layer: Recurrent = config_of(fixture)
         .init(device)
         .load_torch(&fixture.path)
         .expect("fixture weights load");
-    let state = inputs("h0").map(|h| RecurrentState { h, c: inputs("c0") });
     let out = layer
-        .forward(
-            inputs("input").expect("fixture has an input"),
-            Some(&fixture.lengths()),
-            state,
-        )
+        .forward(input, Some(&fixture.lengths()), state)
         .expect("forward");
     assert_close(
         &format!("{name}: output"),
@@ -70,24 +66,32 @@ fn forward_checked(
 /// weight.
 fn check_case(name: &str, plain: &burn::tensor::Device) {
     let fixture = Fixture::open(name);
-    let given = |device: &burn::tensor::Device, tensor: &str| {
+    let given = |tensor: &str, device: &burn::tensor::Device| {
         fixture
             .has(tensor)
             .then(|| fixture.float::<3>(tensor, device))
     };
-    forward_checked(&format!("{name} (no autodiff)"), &fixture, plain, |t| {
-        given(plain, t)
-    });
+    let state =
+        |h0: Option<Tensor<3>>, c0: Option<Tensor<3>>| h0.map(|h| RecurrentState { h, c: c0 });
+    forward_checked(
+        &format!("{name} (no autodiff)"),
+        &fixture,
+        plain,
+        fixture.float("input", plain),
+        state(given("h0", plain), given("c0", plain)),
+    );
 
     let device = plain.clone().autodiff();
     let input = fixture.float::<3>("input", &device).require_grad();
-    let h0 = given(&device, "h0").map(Tensor::require_grad);
-    let c0 = given(&device, "c0").map(Tensor::require_grad);
-    let (layer, out) = forward_checked(name, &fixture, &device, |t| match t {
-        "input" => Some(input.clone()),
-        "h0" => h0.clone(),
-        _ => c0.clone(),
-    });
+    let h0 = given("h0", &device).map(Tensor::require_grad);
+    let c0 = given("c0", &device).map(Tensor::require_grad);
+    let (layer, out) = forward_checked(
+        name,
+        &fixture,
+        &device,
+        input.clone(),
+        state(h0.clone(), c0.clone()),
+    );
     let mut loss = (out.output * fixture.float::<3>("proj_output", &device)).sum()
         + (out.state.h * fixture.float::<3>("proj_h_n", &device)).sum();
     if let Some(c) = out.state.c {
