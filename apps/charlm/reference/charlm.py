@@ -10,7 +10,8 @@ detached) across windows, exactly like recur-data's BpttWindows, the state
 reset at each pass. Adam with learning rate 2e-3 times 0.95 per pass after the
 first, gradient norm clipped at 5. Passes repeat until the budget is spent;
 the validation loss is then computed the same way as charlm's. Prints one
-JSON line.
+JSON line. `--passes N` also stops after N passes, for a comparison at equal
+steps (charlm's `metrics.csv` has the validation loss after each pass).
 """
 
 import argparse
@@ -78,6 +79,8 @@ def main():
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--clip", type=float, default=5.0)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--passes", type=int, default=0,
+                   help="stop after this many passes over the training text, within --minutes (0: no limit)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -92,7 +95,7 @@ def main():
     model = CharLm(len(chars), a.embedding, a.hidden, a.layers)
     optimiser = torch.optim.Adam(model.parameters(), lr=a.lr)
     start, chars_seen, steps, passes = time.perf_counter(), 0, 0, 0
-    while time.perf_counter() - start <= a.minutes * 60:
+    while time.perf_counter() - start <= a.minutes * 60 and (a.passes == 0 or passes < a.passes):
         passes += 1
         for group in optimiser.param_groups:
             group["lr"] = a.lr * 0.95 ** (passes - 1)

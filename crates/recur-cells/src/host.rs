@@ -158,25 +158,24 @@ pub(crate) fn forward(
     let width = kind.gates() * hidden;
     let aux_w = aux_blocks(kind) * hidden;
     let is_lstm = kind == CellKind::Lstm;
-    // The input side of every step at once: xw = x · W_ih + b_ih, one
-    // `[batch*time, input] x [input, width]` product. RNN and LSTM add b_hh
-    // there too; the GRU needs it inside the reset product.
+    // The input side of every step at once: xw = x · W_ih, one `[batch*time,
+    // input] x [input, width]` product. The gate loops add the biases, and
+    // each step overwrites its row of `xw` with its activated gates, which
+    // the backward needs: no second buffer of that size.
     let rows = batch * time;
-    let mut xw = match kind {
-        CellKind::Gru => b_ih.repeat(rows),
-        _ => b_ih
-            .iter()
-            .zip(&b_hh)
-            .map(|(a, b)| a + b)
-            .collect::<Vec<_>>()
-            .repeat(rows),
-    };
+    let mut xw = zeros(rows * width);
     matmul(
         &mut xw,
         view(&x, [rows, input], [input, 1]),
         view(&w_ih, [input, width], [width, 1]),
-        true,
+        false,
     );
+    // What the loops add to the input side: RNN and LSTM both biases, the
+    // GRU `b_ih` only (it needs `b_hh` inside the reset product).
+    let bias = match kind {
+        CellKind::Gru => b_ih,
+        _ => b_ih.iter().zip(&b_hh).map(|(a, b)| a + b).collect(),
+    };
     let mut c = if is_lstm {
         c0
     } else {
@@ -186,10 +185,9 @@ pub(crate) fn forward(
     // Per sequence, the stored steps: every one for the backward, else only
     // the current one (a scratch slot).
     let kept = if keep_state { time } else { 1 };
-    let mut h_prev = vec![0.0; batch * kept * hidden];
-    let mut gates = vec![0.0; batch * kept * width];
-    let mut aux = vec![0.0; batch * kept * aux_w];
-    let mut hs = vec![0.0; batch * time * hidden];
+    let mut h_prev = zeros(batch * kept * hidden);
+    let mut aux = zeros(batch * kept * aux_w);
+    let mut hs = zeros(batch * time * hidden);
     // Each task runs the whole recurrence of its own sequences, so the
     // steps need no synchronisation; `W_hh` is packed once for all of them.
     let w_hh_panels = Panels::pack(&w_hh, [hidden, width], [width, 1]);
@@ -200,16 +198,15 @@ pub(crate) fn forward(
         .into_iter()
         .zip(split(&mut c, per_shard * hidden, shards))
         .zip(split(&mut h_prev, per_shard * kept * hidden, shards))
-        .zip(split(&mut gates, per_shard * kept * width, shards))
+        .zip(split(&mut xw, per_shard * time * width, shards))
         .zip(split(&mut aux, per_shard * kept * aux_w, shards))
         .zip(split(&mut hs, per_shard * time * hidden, shards))
         .enumerate()
         .collect::<Vec<_>>()
         .into_par_iter()
-        .for_each(|(s, (((((h, c), h_prev), gates), aux), hs))| {
+        .for_each(|(s, (((((h, c), h_prev), xw), aux), hs))| {
             let first = s * per_shard;
             let rows = h.len() / hidden;
-            let xw = &xw[first * time * width..][..rows * time * width];
             // This step's recurrent side, h · W_hh.
             let mut rec = vec![0.0; rows * width];
             for &t in &order {
@@ -231,11 +228,11 @@ pub(crate) fn forward(
                     simd.dispatch(ForwardStep {
                         kind,
                         rec: &rec[b * width..][..width],
-                        x: &xw[(b * time + t) * width..][..width],
+                        gates: &mut xw[(b * time + t) * width..][..width],
+                        bias: &bias,
                         b_hh: &b_hh,
                         h,
                         c: &mut c[b * hidden..][..hidden],
-                        gates: &mut gates[slot * width..][..width],
                         aux: &mut aux[slot * aux_w..][..aux_w],
                     });
                     hs[(b * time + t) * hidden..][..hidden].copy_from_slice(h);
@@ -257,7 +254,7 @@ pub(crate) fn forward(
         lengths: lengths.map(<[usize]>::to_vec),
         order,
         h_prev,
-        gates,
+        gates: xw,
         aux,
     });
     (outputs, saved)
@@ -266,15 +263,27 @@ pub(crate) fn forward(
 /// Backpropagation through time. `d_hs [batch, time, hidden]`, `d_h`,
 /// `d_c [batch, hidden]`: the gradients of the outputs, `None` for zero.
 /// The gradients of `x` and `w_ih` are computed only when `need_x` and
-/// `need_w_ih` ask for them.
-pub(crate) fn backward<'a>(
-    saved: &'a Saved,
-    d_hs: Option<&'a [f32]>,
+/// `need_w_ih` ask for them. Takes `saved` by value: its gates' buffer
+/// becomes the gradient of the input side.
+pub(crate) fn backward(
+    saved: Saved,
+    d_hs: Option<&[f32]>,
     d_h: Option<Vec<f32>>,
     d_c: Option<Vec<f32>>,
     [need_x, need_w_ih]: [bool; 2],
 ) -> Grads {
-    let Saved { kind, dims, .. } = *saved;
+    let Saved {
+        kind,
+        dims,
+        x,
+        w_ih,
+        w_hh,
+        lengths,
+        order,
+        h_prev,
+        gates,
+        aux,
+    } = saved;
     let Dims {
         batch,
         time,
@@ -285,17 +294,19 @@ pub(crate) fn backward<'a>(
     let aux_w = aux_blocks(kind) * hidden;
     let is_lstm = kind == CellKind::Lstm;
     let is_gru = kind == CellKind::Gru;
-    let padded = |b: usize, t: usize| saved.lengths.as_ref().is_some_and(|l| t >= l[b]);
+    let padded = |b: usize, t: usize| lengths.as_ref().is_some_and(|l| t >= l[b]);
 
     // Gradients of the state carried out of the current step.
     let mut dh = d_h.unwrap_or_else(|| vec![0.0; batch * hidden]);
     let mut dc = d_c.unwrap_or_else(|| vec![0.0; batch * hidden]);
-    // Gradient of the input side of the pre-activations (the output d_xw)
-    // and, for the GRU whose `n` block differs, of the recurrent side.
-    let mut d_x = vec![0.0; batch * time * width];
-    let mut d_rec_gru = vec![0.0; if is_gru { batch * time * width } else { 0 }];
+    // Gradient of the input side of the pre-activations (the output d_xw),
+    // written over the gates: each step reads its own row of them before
+    // writing its gradient there. For the GRU, whose `n` block differs, the
+    // recurrent side's gradient too.
+    let mut d_x = gates;
+    let mut d_rec_gru = zeros(if is_gru { batch * time * width } else { 0 });
     // As in the forward, each task runs the steps of its own sequences.
-    let w_hh_t_panels = Panels::pack(&saved.w_hh, [width, hidden], [1, width]);
+    let w_hh_t_panels = Panels::pack(&w_hh, [width, hidden], [1, width]);
     let per_shard = shard_size(batch);
     let simd = pulp::Arch::new();
     let shards = batch.div_ceil(per_shard);
@@ -311,44 +322,40 @@ pub(crate) fn backward<'a>(
         .for_each(|(s, (((dh, dc), d_x), d_rec_gru))| {
             let first = s * per_shard;
             let rows = dh.len() / hidden;
-            let of = |buffer: &'a [f32], len: usize| &buffer[first * len..][..rows * len];
-            let (gates, aux) = (of(&saved.gates, time * width), of(&saved.aux, time * aux_w));
-            let (h_prev, d_hs) = (
-                of(&saved.h_prev, time * hidden),
-                d_hs.map(|d| of(d, time * hidden)),
-            );
+            let aux = shard_rows(&aux, first, rows, time * aux_w);
+            let h_prev = shard_rows(&h_prev, first, rows, time * hidden);
+            let d_hs = d_hs.map(|d| shard_rows(d, first, rows, time * hidden));
             // This step's recurrent-side gradient; zero rows at padding, so
             // the product below carries dh through padded steps unchanged.
             let mut d_step = vec![0.0; rows * width];
-            for &t in saved.order.iter().rev() {
+            for &t in order.iter().rev() {
                 for b in 0..rows {
+                    let r = b * time + t;
                     let d_rec = &mut d_step[b * width..][..width];
+                    let d_x = &mut d_x[r * width..][..width];
                     if padded(first + b, t) {
+                        // The forward left the input side there, not gates.
                         d_rec.fill(0.0);
+                        d_x.fill(0.0);
                         continue;
                     }
-                    let r = b * time + t;
                     let dh = &mut dh[b * hidden..][..hidden];
                     if let Some(d_hs) = d_hs {
                         for (d, &o) in dh.iter_mut().zip(&d_hs[r * hidden..][..hidden]) {
                             *d += o;
                         }
                     }
-                    let d_x = &mut d_x[r * width..][..width];
                     simd.dispatch(BackwardStep {
                         kind,
-                        gates: &gates[r * width..][..width],
+                        gates: d_x,
                         aux: &aux[r * aux_w..][..aux_w],
                         h_prev: &h_prev[r * hidden..][..hidden],
                         dh,
                         dc: &mut dc[b * hidden..][..hidden],
-                        d_x,
                         d_rec,
                     });
                     if is_gru {
                         d_rec_gru[r * width..][..width].copy_from_slice(d_rec);
-                    } else {
-                        d_x.copy_from_slice(d_rec);
                     }
                 }
                 // dh_prev = (what reached h directly) + d_step · W_hhᵀ.
@@ -361,43 +368,50 @@ pub(crate) fn backward<'a>(
             }
         });
 
+    // RNN and LSTM: the input and recurrent sides of a pre-activation are
+    // one sum, so their gradients are the same.
     let d_rec = if is_gru { &d_rec_gru } else { &d_x };
     // Σ_t h_{t-1}ᵀ · d_t = H_prevᵀ [hidden, batch*time] · D [batch*time, width].
     let rows = batch * time;
-    let mut d_w_hh = vec![0.0; hidden * width];
+    let mut d_w_hh = zeros(hidden * width);
     matmul(
         &mut d_w_hh,
-        view(&saved.h_prev, [hidden, rows], [1, hidden]),
+        view(&h_prev, [hidden, rows], [1, hidden]),
         view(d_rec, [rows, width], [width, 1]),
         false,
     );
     // Through the input projection: dx = d_xw · W_ihᵀ, dW_ih = xᵀ · d_xw.
     let d_in = need_x.then(|| {
-        let mut d_in = vec![0.0; rows * input];
+        let mut d_in = zeros(rows * input);
         matmul(
             &mut d_in,
             view(&d_x, [rows, width], [width, 1]),
-            view(&saved.w_ih, [width, input], [1, width]),
+            view(&w_ih, [width, input], [1, width]),
             false,
         );
         d_in
     });
     let d_w_ih = need_w_ih.then(|| {
-        let mut d_w_ih = vec![0.0; input * width];
+        let mut d_w_ih = zeros(input * width);
         matmul(
             &mut d_w_ih,
-            view(&saved.x, [input, rows], [1, input]),
+            view(&x, [input, rows], [1, input]),
             view(&d_x, [rows, width], [width, 1]),
             false,
         );
         d_w_ih
     });
+    let d_b_ih = column_sums(&d_x, width);
     Grads {
         x: d_in,
         w_ih: d_w_ih,
-        b_ih: column_sums(&d_x, width),
+        b_hh: if is_gru {
+            column_sums(d_rec, width)
+        } else {
+            d_b_ih.clone()
+        },
+        b_ih: d_b_ih,
         w_hh: d_w_hh,
-        b_hh: column_sums(d_rec, width),
         h0: dh,
         c0: is_lstm.then_some(dc),
     }
@@ -411,12 +425,13 @@ struct ForwardStep<'a> {
     kind: CellKind,
     /// `h_prev · W_hh`.
     rec: &'a [f32],
-    /// The input side, with `b_ih` (and `b_hh` but for the GRU).
-    x: &'a [f32],
+    /// The input side `x · W_ih` on entry, the activated gates on return.
+    gates: &'a mut [f32],
+    /// Added to the input side: `b_ih + b_hh`, the GRU's `b_ih` only.
+    bias: &'a [f32],
     b_hh: &'a [f32],
     h: &'a mut [f32],
     c: &'a mut [f32],
-    gates: &'a mut [f32],
     aux: &'a mut [f32],
 }
 
@@ -428,18 +443,18 @@ impl pulp::WithSimd for ForwardStep<'_> {
         let ForwardStep {
             kind,
             rec,
-            x,
+            gates,
+            bias,
             b_hh,
             h,
             c,
-            gates,
             aux,
         } = self;
         match kind {
-            CellKind::RnnTanh => rnn_step(rec, x, h, gates, tanh),
-            CellKind::RnnRelu => rnn_step(rec, x, h, gates, |v| v.max(0.0)),
-            CellKind::Lstm => lstm_step(rec, x, h, c, gates, aux),
-            CellKind::Gru => gru_step(rec, x, b_hh, h, gates, aux),
+            CellKind::RnnTanh => rnn_step(rec, gates, bias, h, tanh),
+            CellKind::RnnRelu => rnn_step(rec, gates, bias, h, |v| v.max(0.0)),
+            CellKind::Lstm => lstm_step(rec, gates, bias, h, c, aux),
+            CellKind::Gru => gru_step(rec, gates, bias, b_hh, h, aux),
         }
     }
 }
@@ -448,13 +463,13 @@ impl pulp::WithSimd for ForwardStep<'_> {
 /// [`ForwardStep`]).
 struct BackwardStep<'a> {
     kind: CellKind,
-    gates: &'a [f32],
+    /// The step's activated gates. The GRU overwrites them with the input
+    /// side's gradient (for the others it is `d_rec`, copied by the caller).
+    gates: &'a mut [f32],
     aux: &'a [f32],
     h_prev: &'a [f32],
     dh: &'a mut [f32],
     dc: &'a mut [f32],
-    /// The input side's gradient; written by the GRU only.
-    d_x: &'a mut [f32],
     d_rec: &'a mut [f32],
 }
 
@@ -470,14 +485,16 @@ impl pulp::WithSimd for BackwardStep<'_> {
             h_prev,
             dh,
             dc,
-            d_x,
             d_rec,
         } = self;
         match kind {
             CellKind::RnnTanh => rnn_back(gates, dh, d_rec, |y| 1.0 - y * y),
             CellKind::RnnRelu => rnn_back(gates, dh, d_rec, |y| if y > 0.0 { 1.0 } else { 0.0 }),
             CellKind::Lstm => lstm_back(gates, aux, dh, dc, d_rec),
-            CellKind::Gru => gru_back(gates, aux, h_prev, dh, d_x, d_rec),
+            CellKind::Gru => gru_back(gates, aux, h_prev, dh, d_rec),
+        }
+        if kind != CellKind::Gru {
+            gates.copy_from_slice(d_rec);
         }
     }
 }
@@ -487,32 +504,39 @@ impl pulp::WithSimd for BackwardStep<'_> {
 // calls: see `exp`); `inline(always)` so that they are compiled inside
 // `pulp`'s AVX2 dispatch.
 
-/// RNN: `h = act(rec + x)`; keeps `h` in `g`.
+/// RNN: `h = act(rec + x + bias)`, where `g` holds `x` on entry and `h` on
+/// return.
 #[inline(always)]
-fn rnn_step(rec: &[f32], x: &[f32], h: &mut [f32], g: &mut [f32], act: impl Fn(f32) -> f32) {
+fn rnn_step(rec: &[f32], g: &mut [f32], bias: &[f32], h: &mut [f32], act: impl Fn(f32) -> f32) {
     let n = h.len();
-    let (rec, x, g) = (&rec[..n], &x[..n], &mut g[..n]);
+    let (rec, g, bias) = (&rec[..n], &mut g[..n], &bias[..n]);
     for j in 0..n {
-        h[j] = act(rec[j] + x[j]);
+        h[j] = act(rec[j] + g[j] + bias[j]);
         g[j] = h[j];
     }
 }
 
-/// LSTM: `rec + x` is `[i, f, g, o]` before activation; keeps the activated
-/// gates in `g` and `c_prev, tanh(c')` in `a`.
+/// LSTM: `rec + g + bias` is `[i, f, g, o]` before activation, `g` holding
+/// the input side on entry and the activated gates on return; keeps
+/// `c_prev, tanh(c')` in `a`.
 #[inline(always)]
-fn lstm_step(rec: &[f32], x: &[f32], h: &mut [f32], c: &mut [f32], g: &mut [f32], a: &mut [f32]) {
+fn lstm_step(
+    rec: &[f32],
+    g: &mut [f32],
+    bias: &[f32],
+    h: &mut [f32],
+    c: &mut [f32],
+    a: &mut [f32],
+) {
     let n = h.len();
     let [ri, rf, rg, ro] = blocks(rec, n);
-    let [xi, xf, xg, xo] = blocks(x, n);
-    let (gi, rest) = g.split_at_mut(n);
-    let (gf, rest) = rest.split_at_mut(n);
-    let (gg, go) = rest.split_at_mut(n);
+    let [bi, bf, bg, bo] = blocks(bias, n);
+    let [gi, gf, gg, go] = blocks_mut(g, n);
     let (c_prev, c_tanh) = a.split_at_mut(n);
-    let (gg, go, c_tanh, c) = (&mut gg[..n], &mut go[..n], &mut c_tanh[..n], &mut c[..n]);
+    let (c_tanh, c) = (&mut c_tanh[..n], &mut c[..n]);
     for j in 0..n {
-        let (i, f) = (sigmoid(ri[j] + xi[j]), sigmoid(rf[j] + xf[j]));
-        let (cand, o) = (tanh(rg[j] + xg[j]), sigmoid(ro[j] + xo[j]));
+        let (i, f) = (sigmoid(gi[j] + ri[j] + bi[j]), sigmoid(gf[j] + rf[j] + bf[j]));
+        let (cand, o) = (tanh(gg[j] + rg[j] + bg[j]), sigmoid(go[j] + ro[j] + bo[j]));
         c_prev[j] = c[j];
         c[j] = f * c[j] + i * cand;
         c_tanh[j] = tanh(c[j]);
@@ -527,22 +551,36 @@ fn blocks<const K: usize>(v: &[f32], n: usize) -> [&[f32]; K] {
     std::array::from_fn(|k| &v[k * n..(k + 1) * n])
 }
 
-/// GRU: `rec + b_hh` is `W_hh h + b_hh` (`[r, z, n]` blocks), `x` the input
-/// side; keeps `r, z, n` in `g` and `W_hn h + b_hn` in `a`.
+/// The first `K` blocks of `n` values of `v`, to write.
 #[inline(always)]
-fn gru_step(rec: &[f32], x: &[f32], b_hh: &[f32], h: &mut [f32], g: &mut [f32], a: &mut [f32]) {
+fn blocks_mut<const K: usize>(v: &mut [f32], n: usize) -> [&mut [f32]; K] {
+    let mut blocks = v[..K * n].chunks_exact_mut(n);
+    std::array::from_fn(|_| &mut blocks.next().expect("K blocks")[..n])
+}
+
+/// GRU: `rec + b_hh` is `W_hh h + b_hh` (`[r, z, n]` blocks), `g + b_ih`
+/// the input side; `g` holds the input side on entry and `r, z, n` on
+/// return; keeps `W_hn h + b_hn` in `a`.
+#[inline(always)]
+fn gru_step(
+    rec: &[f32],
+    g: &mut [f32],
+    b_ih: &[f32],
+    b_hh: &[f32],
+    h: &mut [f32],
+    a: &mut [f32],
+) {
     let n = h.len();
     let [rr, rz, rn] = blocks(rec, n);
     let [br, bz, bn] = blocks(b_hh, n);
-    let [xr, xz, xn] = blocks(x, n);
-    let (gr, rest) = g.split_at_mut(n);
-    let (gz, gn) = rest.split_at_mut(n);
-    let (gn, a) = (&mut gn[..n], &mut a[..n]);
+    let [xbr, xbz, xbn] = blocks(b_ih, n);
+    let [gr, gz, gn] = blocks_mut(g, n);
+    let a = &mut a[..n];
     for j in 0..n {
-        let r = sigmoid(xr[j] + rr[j] + br[j]);
-        let z = sigmoid(xz[j] + rz[j] + bz[j]);
+        let r = sigmoid(gr[j] + xbr[j] + rr[j] + br[j]);
+        let z = sigmoid(gz[j] + xbz[j] + rz[j] + bz[j]);
         let hn = rn[j] + bn[j];
-        let cand = tanh(xn[j] + r * hn);
+        let cand = tanh(gn[j] + xbn[j] + r * hn);
         // h' = (1 - z) * n + z * h
         h[j] = cand + z * (h[j] - cand);
         (gr[j], gz[j], gn[j], a[j]) = (r, z, cand, hn);
@@ -585,50 +623,61 @@ fn lstm_back(g: &[f32], a: &[f32], dh: &mut [f32], dc: &mut [f32], d_pre: &mut [
 }
 
 /// GRU backward: from the gradient of the new `h` (`dh`) to those of the
-/// input side (`d_x`) and recurrent side (`d_rec`) of the pre-activations;
-/// `dh` keeps what reaches `h_prev` directly (`z * dh`).
+/// input side (written over the gates in `g`) and recurrent side (`d_rec`)
+/// of the pre-activations; `dh` keeps what reaches `h_prev` directly
+/// (`z * dh`).
 #[inline(always)]
-fn gru_back(
-    g: &[f32],
-    a: &[f32],
-    h_prev: &[f32],
-    dh: &mut [f32],
-    d_x: &mut [f32],
-    d_rec: &mut [f32],
-) {
+fn gru_back(g: &mut [f32], a: &[f32], h_prev: &[f32], dh: &mut [f32], d_rec: &mut [f32]) {
     let n = dh.len();
-    let (gr, gz, gn, hn) = (&g[..n], &g[n..2 * n], &g[2 * n..3 * n], &a[..n]);
-    let (dxr, rest) = d_x.split_at_mut(n);
-    let (dxz, dxn) = rest.split_at_mut(n);
-    let (drr, rest) = d_rec.split_at_mut(n);
-    let (drz, drn) = rest.split_at_mut(n);
-    let (dxz, dxn, drz, drn, h_prev) = (
-        &mut dxz[..n],
-        &mut dxn[..n],
-        &mut drz[..n],
-        &mut drn[..n],
-        &h_prev[..n],
-    );
+    let [gr, gz, gn] = blocks_mut(g, n);
+    let [drr, drz, drn] = blocks_mut(d_rec, n);
+    let (hn, h_prev) = (&a[..n], &h_prev[..n]);
     for j in 0..n {
         let (r, z, cand) = (gr[j], gz[j], gn[j]);
         let d_z = dh[j] * (h_prev[j] - cand) * z * (1.0 - z);
         let d_n = dh[j] * (1.0 - z) * (1.0 - cand * cand);
         let d_r = d_n * hn[j] * r * (1.0 - r);
-        (dxr[j], dxz[j], dxn[j]) = (d_r, d_z, d_n);
+        (gr[j], gz[j], gn[j]) = (d_r, d_z, d_n);
         (drr[j], drz[j], drn[j]) = (d_r, d_z, d_n * r);
         dh[j] *= z;
     }
 }
 
-/// The sums over rows of a row-major matrix `width` wide.
+/// The sums over rows of a row-major matrix `width` wide. In parallel over
+/// fixed blocks of rows, added in order, so that the result does not depend
+/// on the threads (a rayon `fold` splits where work is stolen).
 fn column_sums(matrix: &[f32], width: usize) -> Vec<f32> {
-    let mut sums = vec![0.0; width];
-    for row in matrix.chunks(width) {
-        for (sum, &v) in sums.iter_mut().zip(row) {
-            *sum += v;
+    const BLOCK_ROWS: usize = 256;
+    let add = |mut sums: Vec<f32>, rows: &[f32]| {
+        for row in rows.chunks(width) {
+            for (sum, &v) in sums.iter_mut().zip(row) {
+                *sum += v;
+            }
         }
-    }
-    sums
+        sums
+    };
+    let blocks: Vec<Vec<f32>> = matrix
+        .par_chunks(BLOCK_ROWS * width)
+        .map(|rows| add(vec![0.0; width], rows))
+        .collect();
+    blocks
+        .iter()
+        .fold(vec![0.0; width], |sums, block| add(sums, block))
+}
+
+/// The rows of one shard's sequences, `first..first + rows`, in a buffer of
+/// `len` values per sequence.
+fn shard_rows(buffer: &[f32], first: usize, rows: usize, len: usize) -> &[f32] {
+    &buffer[first * len..][..rows * len]
+}
+
+/// `len` zeros, written by rayon's threads: mimalloc zeroes the memory it
+/// reuses with one `memset`, 2% of charlm's training while the other core
+/// waited (`perf`).
+fn zeros(len: usize) -> Vec<f32> {
+    let mut values = Vec::with_capacity(len);
+    values.par_extend(rayon::iter::repeat_n(0.0, len));
+    values
 }
 
 /// Blocks of `hidden` values in [`Saved::aux`] per step.
@@ -691,8 +740,10 @@ struct Panels {
 impl Panels {
     /// Packs the `[k, n]` matrix in `data` with the given element strides.
     fn pack(data: &[f32], [k, n]: [usize; 2], [row_stride, col_stride]: [usize; 2]) -> Self {
-        let mut values = vec![0.0; n.div_ceil(PANEL) * k * PANEL];
-        for (p, panel) in values.chunks_mut(k * PANEL).enumerate() {
+        let mut values = zeros(n.div_ceil(PANEL) * k * PANEL);
+        // In parallel: packing is one pass over the weights, on the way
+        // to every call's recurrence.
+        values.par_chunks_mut(k * PANEL).enumerate().for_each(|(p, panel)| {
             let cols = (n - p * PANEL).min(PANEL);
             // Read `data` along its smaller stride: packing `W_hh`'s
             // transpose row by row took 3.3 ms at hidden 512, column by
@@ -711,7 +762,7 @@ impl Panels {
                     }
                 }
             }
-        }
+        });
         Self { values, k, n }
     }
 }

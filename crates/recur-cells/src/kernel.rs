@@ -169,7 +169,7 @@ impl Recurrence {
     /// The backward on a CPU backend: [`host::backward`].
     fn backward_host<B: Backend>(
         &self,
-        saved: &host::Saved,
+        saved: host::Saved,
         device: &B::Device,
         dtype: DType,
         [d_hs, d_h, d_c]: [Option<FloatTensor<B>>; 3],
@@ -389,7 +389,7 @@ impl FusedOp<7, 3> for Recurrence {
         let saved = match saved {
             Saved::Host(saved, device, dtype) => {
                 let grads = [d_hs, d_h_last, d_c_last];
-                return self.backward_host::<B>(&saved, &device, dtype, grads, needs);
+                return self.backward_host::<B>(*saved, &device, dtype, grads, needs);
             }
             Saved::Device(saved) => saved,
         };
