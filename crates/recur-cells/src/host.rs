@@ -33,9 +33,9 @@
 
 use std::any::Any;
 
+use burn::backend::flex::FlexTensor;
 #[allow(deprecated)] // burn-ndarray
 use burn::backend::ndarray::NdArrayTensor;
-use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, DType, Shape};
 use burn::tensor::{TensorData, read_sync};
@@ -536,7 +536,10 @@ fn lstm_step(
     let (c_prev, c_tanh) = a.split_at_mut(n);
     let (c_tanh, c) = (&mut c_tanh[..n], &mut c[..n]);
     for j in 0..n {
-        let (i, f) = (sigmoid(gi[j] + ri[j] + bi[j]), sigmoid(gf[j] + rf[j] + bf[j]));
+        let (i, f) = (
+            sigmoid(gi[j] + ri[j] + bi[j]),
+            sigmoid(gf[j] + rf[j] + bf[j]),
+        );
         let (cand, o) = (tanh(gg[j] + rg[j] + bg[j]), sigmoid(go[j] + ro[j] + bo[j]));
         c_prev[j] = c[j];
         c[j] = f * c[j] + i * cand;
@@ -563,14 +566,7 @@ fn blocks_mut<const K: usize>(v: &mut [f32], n: usize) -> [&mut [f32]; K] {
 /// the input side; `g` holds the input side on entry and `r, z, n` on
 /// return; keeps `W_hn h + b_hn` in `a`.
 #[inline(always)]
-fn gru_step(
-    rec: &[f32],
-    g: &mut [f32],
-    b_ih: &[f32],
-    b_hh: &[f32],
-    h: &mut [f32],
-    a: &mut [f32],
-) {
+fn gru_step(rec: &[f32], g: &mut [f32], b_ih: &[f32], b_hh: &[f32], h: &mut [f32], a: &mut [f32]) {
     let n = h.len();
     let [rr, rz, rn] = blocks(rec, n);
     let [br, bz, bn] = blocks(b_hh, n);
@@ -744,26 +740,29 @@ impl Panels {
         let mut values = zeros(n.div_ceil(PANEL) * k * PANEL);
         // In parallel: packing is one pass over the weights, on the way
         // to every call's recurrence.
-        values.par_chunks_mut(k * PANEL).enumerate().for_each(|(p, panel)| {
-            let cols = (n - p * PANEL).min(PANEL);
-            // Read `data` along its smaller stride: packing `W_hh`'s
-            // transpose row by row took 3.3 ms at hidden 512, column by
-            // column 1.5.
-            if row_stride < col_stride {
-                for j in 0..cols {
-                    let column = &data[(p * PANEL + j) * col_stride..];
-                    for row in 0..k {
-                        panel[row * PANEL + j] = column[row * row_stride];
+        values
+            .par_chunks_mut(k * PANEL)
+            .enumerate()
+            .for_each(|(p, panel)| {
+                let cols = (n - p * PANEL).min(PANEL);
+                // Read `data` along its smaller stride: packing `W_hh`'s
+                // transpose row by row took 3.3 ms at hidden 512, column by
+                // column 1.5.
+                if row_stride < col_stride {
+                    for j in 0..cols {
+                        let column = &data[(p * PANEL + j) * col_stride..];
+                        for row in 0..k {
+                            panel[row * PANEL + j] = column[row * row_stride];
+                        }
+                    }
+                } else {
+                    for (row, out) in panel.chunks_mut(PANEL).enumerate() {
+                        for (j, out) in out[..cols].iter_mut().enumerate() {
+                            *out = data[row * row_stride + (p * PANEL + j) * col_stride];
+                        }
                     }
                 }
-            } else {
-                for (row, out) in panel.chunks_mut(PANEL).enumerate() {
-                    for (j, out) in out[..cols].iter_mut().enumerate() {
-                        *out = data[row * row_stride + (p * PANEL + j) * col_stride];
-                    }
-                }
-            }
-        });
+            });
         Self { values, k, n }
     }
 }
