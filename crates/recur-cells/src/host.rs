@@ -62,7 +62,8 @@ pub(crate) struct Saved {
     /// The state each step started from, `[batch][time][hidden]`.
     h_prev: Vec<f32>,
     /// Activated gates, `[batch][time][width]`. RNN: the new `h`. LSTM:
-    /// `i, f, g, o`. GRU: `r, z, n`.
+    /// `i, f, g, o`. GRU: `r, z, n`. (At padded steps the input side,
+    /// which nothing reads.)
     gates: Vec<f32>,
     /// `[batch][time][aux]`. LSTM: `c_prev, tanh(c')`. GRU: `W_hn h + b_hn`.
     /// RNN: nothing.
