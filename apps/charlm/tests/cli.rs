@@ -28,6 +28,16 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// The one run folder a train command made under `dir`.
+fn only_run(dir: &Path) -> PathBuf {
+    let runs: Vec<PathBuf> = std::fs::read_dir(dir.join("runs/charlm"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(runs.len(), 1, "one run folder in {}", dir.display());
+    runs.into_iter().next().unwrap()
+}
+
 /// A small text with some structure to learn.
 fn corpus(dir: &Path) -> PathBuf {
     let text: String = (0..60)
@@ -72,12 +82,7 @@ fn train_resume_and_sample() {
         let output = charlm(&args);
         assert!(output.status.success(), "{backend}: {}", stderr(&output));
 
-        let runs: Vec<PathBuf> = std::fs::read_dir(dir.join("runs/charlm"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        assert_eq!(runs.len(), 1, "{backend}: one run folder");
-        let run = &runs[0];
+        let run = only_run(&dir);
         for file in [
             "config.json",
             "vocab.json",
@@ -217,9 +222,7 @@ fn the_same_seed_trains_the_same_run() {
             args.extend(TINY);
             let output = charlm(&args);
             assert!(output.status.success(), "{backend}: {}", stderr(&output));
-            let runs = root.join("runs/charlm");
-            let run = std::fs::read_dir(runs).unwrap().next().unwrap().unwrap();
-            let metrics = read_metrics(run.path().join("metrics.csv")).unwrap();
+            let metrics = read_metrics(only_run(&root).join("metrics.csv")).unwrap();
             ["train_loss", "valid_loss"].map(|column| metrics.column(column).unwrap())
         };
         assert_eq!(losses("a"), losses("b"), "{backend}");
