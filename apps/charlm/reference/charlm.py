@@ -12,6 +12,8 @@ first, gradient norm clipped at 5. Passes repeat until the budget is spent;
 the validation loss is then computed the same way as charlm's. Prints one
 JSON line. `--passes N` also stops after N passes, for a comparison at equal
 steps (charlm's `metrics.csv` has the validation loss after each pass).
+`--save-init FILE` writes the initial weights as safetensors, for charlm's
+`--init FILE`: both programs then start from the same weights.
 """
 
 import argparse
@@ -56,14 +58,15 @@ def evaluate(model, tokens, batch, window):
     return total / count
 
 
-def train_step(model, optimiser, x, y, state, clip, steps, chars_seen):
+def train_step(model, optimiser, x, y, state, clip):
+    """One window: returns the loss (a tensor) and the detached state."""
     logits, state = model(x, state)
     loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
     optimiser.zero_grad()
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
     optimiser.step()
-    return steps + 1, chars_seen + y.numel(), tuple(s.detach() for s in state)
+    return loss.detach(), tuple(s.detach() for s in state)
 
 
 def main():
@@ -81,6 +84,8 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--passes", type=int, default=0,
                    help="stop after this many passes over the training text, within --minutes (0: no limit)")
+    p.add_argument("--save-init", metavar="FILE",
+                   help="write the initial weights to FILE (safetensors), for charlm's --init")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -93,8 +98,12 @@ def main():
     train, valid = tokens[:split], tokens[split:]
 
     model = CharLm(len(chars), a.embedding, a.hidden, a.layers)
+    if a.save_init:
+        from safetensors.torch import save_file
+        save_file(model.state_dict(), a.save_init)
     optimiser = torch.optim.Adam(model.parameters(), lr=a.lr)
     start, chars_seen, steps, passes = time.perf_counter(), 0, 0, 0
+    loss_sum = torch.zeros(())
     while time.perf_counter() - start <= a.minutes * 60 and (a.passes == 0 or passes < a.passes):
         passes += 1
         for group in optimiser.param_groups:
@@ -103,7 +112,8 @@ def main():
         for x, y in windows(train, a.batch, a.window):
             if time.perf_counter() - start > a.minutes * 60:
                 break
-            steps, chars_seen, state = train_step(model, optimiser, x, y, state, a.clip, steps, chars_seen)
+            loss, state = train_step(model, optimiser, x, y, state, a.clip)
+            steps, chars_seen, loss_sum = steps + 1, chars_seen + y.numel(), loss_sum + loss
     seconds = time.perf_counter() - start
     model.eval()
     valid_loss = evaluate(model, valid, a.batch, a.window)
@@ -114,6 +124,7 @@ def main():
         "passes": passes,
         "train_seconds": seconds,
         "chars_per_second": chars_seen / seconds,
+        "train_loss": loss_sum.item() / max(steps, 1),
         "valid_loss_nats": valid_loss,
         "valid_bits_per_char": valid_loss / math.log(2),
     }), flush=True)

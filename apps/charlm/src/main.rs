@@ -7,13 +7,14 @@
 //! cargo xtask sample charlm --run runs/charlm/<timestamp> --prime "Hamlet" --temperature 0.8 --length 500
 //! ```
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
 use burn::optim::{AdamConfig, GradientsParams};
+use burn::store::{ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use clap::{Args, Parser, Subcommand};
@@ -108,6 +109,13 @@ struct Config {
     /// Seed for initialisation and sampling.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Start from these weights instead of a seeded draw: a PyTorch state
+    /// dict of the same model saved as safetensors (`embedding.weight`,
+    /// `rnn.weight_ih_l0`, ..., `output.weight`, `output.bias`), as
+    /// `reference/charlm.py --save-init` writes it. Two programs started
+    /// from the same weights differ only in how they train.
+    #[arg(long)]
+    init: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -174,6 +182,30 @@ impl CharLm {
         }
     }
 
+    /// The model with the weights of a PyTorch state dict saved as
+    /// safetensors under `nn.Embedding`/`nn.LSTM`/`nn.Linear`'s names.
+    fn load_torch(mut self, path: &Path) -> Result<Self, String> {
+        let error = |message: String| format!("--init {}: {message}", path.display());
+        // The recurrent layer's names and layout are its own (`load_torch`);
+        // the store, with PyTorch's layout of `Linear` weights, reads the rest.
+        let mut store = SafetensorsStore::from_file(path)
+            .with_from_adapter(PyTorchToBurnAdapter)
+            .allow_partial(true);
+        let loaded = self
+            .load_from(&mut store)
+            .map_err(|e| error(e.to_string()))?;
+        for name in ["embedding.weight", "output.weight", "output.bias"] {
+            if !loaded.applied.iter().any(|applied| applied == name) {
+                return Err(error(format!("no tensor {name}")));
+            }
+        }
+        self.rnn = self
+            .rnn
+            .load_torch_prefixed(path, "rnn.")
+            .map_err(|e| error(e.to_string()))?;
+        Ok(self)
+    }
+
     /// Logits `[batch, time, vocab]` for ids `[batch, time]`, and the state
     /// after the last step.
     fn forward(
@@ -203,22 +235,34 @@ fn main() {
 
 fn train(args: TrainArgs) -> Result<(), String> {
     // A new run, or the one being resumed (its saved config wins). The text
-    // is read before a new run folder is made, so bad input leaves nothing.
-    let (run, config, text) = match &args.resume {
+    // and the initial weights are read before a new run folder is made, so
+    // bad input leaves nothing.
+    let resumed = match &args.resume {
         Some(path) => {
             let run = RunDir::open(path).map_err(|e| e.to_string())?;
             let config: Config = run.read_config().map_err(|e| e.to_string())?;
-            let text = read_text(&config.text).map_err(|e| e.to_string())?;
-            (run, config, text)
+            Some((run, config))
         }
+        None => None,
+    };
+    let config = resumed.as_ref().map_or(&args.config, |(_, config)| config);
+    let text = read_text(&config.text).map_err(|e| e.to_string())?;
+    let vocab = CharVocab::from_text(&text);
+    let device = args.backend.autodiff_device();
+    // The initial weights (and dropout) draw from the backend's generator.
+    device.seed(config.seed);
+    let mut model = CharLm::new(config, vocab.len(), &device);
+    let (run, config) = match resumed {
+        Some(resumed) => resumed,
         None => {
-            let text = read_text(&args.config.text).map_err(|e| e.to_string())?;
+            if let Some(path) = &args.config.init {
+                model = model.load_torch(path)?;
+            }
             let run = RunDir::create(&args.root, "charlm").map_err(|e| e.to_string())?;
             run.write_config(&args.config).map_err(|e| e.to_string())?;
-            (run, args.config, text)
+            (run, args.config)
         }
     };
-    let vocab = CharVocab::from_text(&text);
     vocab
         .save(run.path().join("vocab.json"))
         .map_err(|e| e.to_string())?;
@@ -236,10 +280,6 @@ fn train(args: TrainArgs) -> Result<(), String> {
         args.backend
     );
 
-    let device = args.backend.autodiff_device();
-    // The initial weights (and dropout) draw from the backend's generator.
-    device.seed(config.seed);
-    let mut model = CharLm::new(&config, vocab.len(), &device);
     // PyTorch's Adam epsilon (burn's default is 1e-5) and, below, its joint
     // gradient clipping: the optimiser of the PyTorch reference script.
     let mut optimizer = AdamConfig::new().with_epsilon(1e-8).init();

@@ -38,14 +38,15 @@ fn only_run(dir: &Path) -> PathBuf {
     runs.into_iter().next().unwrap()
 }
 
-/// A small text with some structure to learn.
-fn corpus(dir: &Path) -> PathBuf {
-    let text: String = (0..60)
-        .map(|i| format!("Hamlet:\nto be or not to be, {i}\n\n"))
-        .collect();
-    let path = dir.join("text.txt");
-    std::fs::write(&path, text).unwrap();
-    path
+/// The test fixtures' folder.
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// A small text with some structure to learn ("Hamlet:\nto be or not to be,
+/// {i}\n\n" for i in 0..60).
+fn corpus() -> PathBuf {
+    fixtures().join("corpus.txt")
 }
 
 const TINY: [&str; 12] = [
@@ -67,7 +68,7 @@ const TINY: [&str; 12] = [
 fn train_resume_and_sample() {
     for backend in Backend::for_tests() {
         let dir = scratch(backend.name());
-        let text = corpus(&dir);
+        let text = corpus();
         let (text, root) = (text.to_str().unwrap(), dir.to_str().unwrap());
         let mut args = vec![
             "train",
@@ -205,7 +206,7 @@ fn bad_input_is_one_clear_line_and_leaves_no_run() {
 fn the_same_seed_trains_the_same_run() {
     for backend in Backend::for_tests() {
         let dir = scratch(&format!("seed-{backend}"));
-        let text = corpus(&dir);
+        let text = corpus();
         let losses = |name: &str| {
             let root = dir.join(name);
             let mut args = vec![
@@ -228,4 +229,94 @@ fn the_same_seed_trains_the_same_run() {
         assert_eq!(losses("a"), losses("b"), "{backend}");
         std::fs::remove_dir_all(&dir).ok();
     }
+}
+
+/// From PyTorch's initial weights charlm trains as PyTorch does: the same
+/// mean training loss over one pass and the same validation loss as
+/// `reference/charlm.py` (with the tiny model's sizes and `--passes 1
+/// --seed 1 --threads 1 --save-init tests/fixtures/torch-init.safetensors`,
+/// its output in `tests/fixtures/torch-run.json`). This checks the whole
+/// training step against PyTorch: embedding, layer, output layer, loss,
+/// gradient clipping and Adam.
+#[test]
+fn from_pytorch_weights_trains_as_pytorch() {
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("torch-run.json")).unwrap())
+            .unwrap();
+    let (init, text) = (fixtures().join("torch-init.safetensors"), corpus());
+    for backend in Backend::for_tests() {
+        let dir = scratch(&format!("init-{backend}"));
+        let mut args = vec![
+            "train",
+            "--backend",
+            backend.name(),
+            "--text",
+            text.to_str().unwrap(),
+            "--root",
+            dir.to_str().unwrap(),
+            "--init",
+            init.to_str().unwrap(),
+            "--seed",
+            "5",
+        ];
+        args.extend(TINY);
+        let output = charlm(&args);
+        assert!(output.status.success(), "{backend}: {}", stderr(&output));
+        let metrics = read_metrics(only_run(&dir).join("metrics.csv")).unwrap();
+        for (column, key) in [
+            ("train_loss", "train_loss"),
+            ("valid_loss", "valid_loss_nats"),
+        ] {
+            let (ours, theirs) = (
+                metrics.column(column).unwrap()[0],
+                expected[key].as_f64().unwrap(),
+            );
+            assert!(
+                (ours - theirs).abs() < 1e-4,
+                "{backend}: {column} {ours}, PyTorch {theirs}"
+            );
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
+
+#[test]
+fn bad_initial_weights_are_one_clear_line_and_leave_no_run() {
+    let dir = scratch("bad-init");
+    let missing = dir.join("missing.safetensors");
+    let (init, text) = (fixtures().join("torch-init.safetensors"), corpus());
+    for (file, hidden, message) in [
+        (&missing, "16", "No such file"),
+        // The fixture holds a model of 16 hidden units.
+        (&init, "8", "output.weight"),
+    ] {
+        let mut args = vec![
+            "train",
+            "--backend",
+            "ndarray",
+            "--text",
+            text.to_str().unwrap(),
+            "--root",
+            dir.to_str().unwrap(),
+            "--init",
+            file.to_str().unwrap(),
+        ];
+        // TINY without its `--hidden 16`.
+        args.extend(&TINY[2..]);
+        args.extend(["--hidden", hidden]);
+        let output = charlm(&args);
+        assert!(!output.status.success());
+        let stderr = stderr(&output);
+        assert!(
+            stderr.starts_with(&format!("error: --init {}: ", file.display()))
+                && stderr.contains(message)
+                && stderr.lines().count() == 1,
+            "{stderr}"
+        );
+        assert!(
+            !dir.join("runs").exists(),
+            "no run folder for a failed start"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
 }
