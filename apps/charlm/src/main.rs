@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
 use burn::optim::{AdamConfig, GradientsParams};
@@ -18,7 +18,7 @@ use burn::store::{ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use clap::{Args, Parser, Subcommand};
-use recur_cells::{CellKind, Recurrent, RecurrentConfig, RecurrentState};
+use recur_cells::{CellKind, Recurrent, RecurrentConfig, RecurrentState, linear};
 use recur_data::{BpttWindows, CharVocab, SplitMix64, read_text};
 use recur_train::plot::{Series, line_chart};
 use recur_train::{
@@ -217,7 +217,9 @@ impl CharLm {
             .rnn
             .forward(self.embedding.forward(ids), None, state)
             .expect("the embedding size is the layer's input size");
-        (self.output.forward(out.output), out.state)
+        let output = &self.output;
+        let bias = output.bias.as_ref().map(Param::val);
+        (linear(out.output, output.weight.val(), bias), out.state)
     }
 }
 

@@ -8,7 +8,7 @@ use burn::module::{Module, Param};
 use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use recur_cells::{CellKind, CellState, Recurrent, RecurrentConfig};
+use recur_cells::{CellKind, CellState, Recurrent, RecurrentConfig, linear};
 use recur_seq2seq::attention::{Additive, AdditiveConfig, Attention, Keys};
 use recur_seq2seq::search::{StepDecoder, StepOutput};
 
@@ -91,6 +91,12 @@ impl CaptionDecoder {
     /// Vocabulary size.
     pub fn vocab(&self) -> usize {
         self.output.weight.dims()[1]
+    }
+
+    /// The output layer: hidden states `[..., hidden]` -> logits `[..., vocab]`.
+    fn logits<const D: usize>(&self, hidden: Tensor<D>) -> Tensor<D> {
+        let bias = self.output.bias.as_ref().map(Param::val);
+        linear(hidden, self.output.weight.val(), bias)
     }
 
     /// Grid channels the attention expects, `None` without attention.
@@ -182,7 +188,7 @@ impl CaptionDecoder {
         }
         let hidden: Tensor<3> = Tensor::stack(hidden, 1);
         DecoderOutput {
-            logits: self.output.forward(hidden),
+            logits: self.logits(hidden),
             attention: (!weights.is_empty()).then(|| Tensor::stack(weights, 1)),
         }
     }
@@ -200,7 +206,7 @@ impl StepDecoder for CaptionDecoder {
         let input = self.embedding.forward(tokens.reshape([n, 1]));
         let [_, _, embed] = input.dims();
         let (state, attention) = self.advance(input.reshape([n, embed]), state);
-        let log_probs = log_softmax(self.output.forward(state.cell.h.clone()), 1);
+        let log_probs = log_softmax(self.logits(state.cell.h.clone()), 1);
         (
             StepOutput {
                 log_probs,

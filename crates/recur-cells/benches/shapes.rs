@@ -1,7 +1,9 @@
 //! Where the time of an LSTM step goes on a CPU backend: the matmul layouts
 //! and activation functions the fused kernel chooses between, at the
 //! benchmark's sizes (batch 32, hidden 512, 4 gates, input 256, time 64).
-//! The numbers behind the design notes in docs/BENCHMARKS.md:
+//! Then an output layer, burn's `Linear` against `recur_cells::linear`,
+//! forward and backward at charlm's and translate's sizes. The numbers
+//! behind the design notes in docs/BENCHMARKS.md:
 //!
 //! ```text
 //! cargo bench -p recur-cells --bench shapes --profile dev -- [flex|ndarray]
@@ -9,6 +11,8 @@
 
 use std::time::Instant;
 
+use burn::module::Param;
+use burn::nn::LinearConfig;
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Distribution, Tensor};
 use recur_train::Backend;
@@ -114,4 +118,34 @@ fn main() {
             .sub_scalar(1.0)
     });
     elementwise("x * y", &|| gates.clone() * gates.clone());
+
+    // An output layer, forward and backward (the gradients of its input,
+    // weight and bias), through burn's `Linear` and through `linear`.
+    let autodiff = device.clone().autodiff();
+    for (name, [batch, time, features, vocab]) in [
+        ("charlm", [32, 64, 256, 77]),
+        ("translate", [32, 12, 256, 6194]),
+    ] {
+        let layer = LinearConfig::new(features, vocab).init(&autodiff);
+        let input = Tensor::<3>::random([batch, time, features], Distribution::Default, &autodiff)
+            .require_grad();
+        let flops = 6.0 * (batch * time * features * vocab) as f64;
+        let shape = format!("[{batch},{time},{features}]x[{features},{vocab}] forward + backward");
+        for (how, ours) in [("burn Linear", false), ("recur_cells::linear", true)] {
+            report(
+                &format!("{name} output layer, {how}, {shape}"),
+                flops,
+                &|| {
+                    let output = if ours {
+                        let bias = layer.bias.as_ref().map(Param::val);
+                        recur_cells::linear(input.clone(), layer.weight.val(), bias)
+                    } else {
+                        layer.forward(input.clone())
+                    };
+                    let grads = output.sum().backward();
+                    layer.weight.grad(&grads).expect("the weight's gradient")
+                },
+            );
+        }
+    }
 }

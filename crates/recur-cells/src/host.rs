@@ -644,7 +644,7 @@ fn gru_back(g: &mut [f32], a: &[f32], h_prev: &[f32], dh: &mut [f32], d_rec: &mu
 /// The sums over rows of a row-major matrix `width` wide. In parallel over
 /// fixed blocks of rows, added in order, so that the result does not depend
 /// on the threads (a rayon `fold` splits where work is stolen).
-fn column_sums(matrix: &[f32], width: usize) -> Vec<f32> {
+pub(crate) fn column_sums(matrix: &[f32], width: usize) -> Vec<f32> {
     const BLOCK_ROWS: usize = 256;
     let add = |mut sums: Vec<f32>, rows: &[f32]| {
         for row in rows.chunks(width) {
@@ -672,7 +672,7 @@ fn shard_rows(buffer: &[f32], first: usize, rows: usize, len: usize) -> &[f32] {
 /// `len` zeros, written by rayon's threads: mimalloc zeroes the memory it
 /// reuses with one `memset`, 2% of charlm's training while the other core
 /// waited (`perf`).
-fn zeros(len: usize) -> Vec<f32> {
+pub(crate) fn zeros(len: usize) -> Vec<f32> {
     let mut values = Vec::with_capacity(len);
     values.par_extend(rayon::iter::repeat_n(0.0, len));
     values
@@ -698,7 +698,12 @@ fn aux_blocks(kind: CellKind) -> usize {
 /// OpenBLAS on 2 threads, and with it or `matrixmultiply` for every product
 /// the whole layer was slower than composing backend ops
 /// (docs/BENCHMARKS.md).
-fn matmul(c: &mut [f32], a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, accumulate: bool) {
+pub(crate) fn matmul(
+    c: &mut [f32],
+    a: ArrayView2<'_, f32>,
+    b: ArrayView2<'_, f32>,
+    accumulate: bool,
+) {
     let mut c =
         ArrayViewMut2::from_shape((a.nrows(), b.ncols()), c).expect("buffer sized for its shape");
     let beta = if accumulate { 1.0 } else { 0.0 };
@@ -868,7 +873,7 @@ fn tile<S: pulp::Simd, const R: usize>(
 }
 
 /// A `[rows, cols]` view of `data` with the given element strides.
-fn view(
+pub(crate) fn view(
     data: &[f32],
     [rows, cols]: [usize; 2],
     [row_stride, col_stride]: [usize; 2],
@@ -939,6 +944,12 @@ pub(crate) fn values<B: Backend>(t: FloatTensor<B>) -> Vec<f32> {
         .convert::<f32>()
         .try_into_vec::<f32>()
         .expect("converted to f32")
+}
+
+/// Whether `device` is one of the CPU backends, whose tensors this module
+/// computes on.
+pub(crate) fn on_cpu<B: Backend>(device: &B::Device) -> bool {
+    !B::name(device).starts_with("cubecl")
 }
 
 /// A tensor of `shape` and `dtype` from `values` on `device`.

@@ -224,7 +224,7 @@ impl FusedOp<7, 3> for Recurrence {
         // Sequences on the CPU run in `host`. Not single steps (decoders
         // feeding back their output): there copying the weights out of the
         // tensors would cost as much as the step's matmuls.
-        if on_cpu::<B>(&device) && time > 1 {
+        if host::on_cpu::<B>(&device) && time > 1 {
             return self.forward_host::<B>([x, w_ih, b_ih, w_hh, b_hh, h0, c0], keep_state);
         }
         // The input side of every step in one matmul.
@@ -584,11 +584,6 @@ impl FusedOp<7, 3> for Recurrence {
     }
 }
 
-/// Whether `device` is one of the CPU backends.
-fn on_cpu<B: Backend>(device: &B::Device) -> bool {
-    !B::name(device).starts_with("cubecl")
-}
-
 /// How the forward computes sigmoid and tanh.
 ///
 /// The CPU backends evaluate `exp` vectorised but `sigmoid` and `tanh` one
@@ -604,7 +599,7 @@ struct Activations {
 impl Activations {
     fn for_backend<B: Backend>(device: &B::Device) -> Self {
         Activations {
-            via_exp: on_cpu::<B>(device),
+            via_exp: host::on_cpu::<B>(device),
         }
     }
 

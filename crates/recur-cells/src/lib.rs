@@ -19,8 +19,10 @@ mod fused;
 mod host;
 mod kernel;
 mod layer;
+mod linear;
 mod torch;
 
 pub use cell::{Cell, CellConfig, CellKind, CellState};
 pub use error::CellsError;
 pub use layer::{Recurrent, RecurrentConfig, RecurrentOutput, RecurrentState};
+pub use linear::linear;

@@ -9,7 +9,7 @@ use burn::nn::{
 };
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor};
-use recur_cells::{Cell, CellConfig, CellKind, CellState, Recurrent, RecurrentConfig};
+use recur_cells::{Cell, CellConfig, CellKind, CellState, Recurrent, RecurrentConfig, linear};
 use recur_data::{Batch, SplitMix64, pad};
 
 use crate::attention::{
@@ -244,7 +244,7 @@ impl Decoder {
             Some(weight) => weight.val(),
             None => self.embedding.weight.val().transpose(),
         };
-        feed.matmul(weight) + self.output_bias.val().unsqueeze()
+        linear(feed, weight, Some(self.output_bias.val()))
     }
 }
 

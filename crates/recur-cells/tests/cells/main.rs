@@ -7,6 +7,7 @@
 mod common;
 mod errors;
 mod gradcheck;
+mod linear;
 mod padding;
 mod reference;
 mod torch_io;
