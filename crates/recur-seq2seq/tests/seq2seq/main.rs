@@ -7,4 +7,5 @@
 mod attention;
 mod common;
 mod model;
+mod reference;
 mod search;
