@@ -64,23 +64,29 @@ const TINY: [&str; 12] = [
     "1",
 ];
 
+/// `charlm train` of the TINY model on `corpus()` into `root`, with `extra`
+/// arguments.
+fn train_tiny(backend: Backend, root: &Path, extra: &[&str]) -> Output {
+    let text = corpus();
+    let mut args = vec![
+        "train",
+        "--backend",
+        backend.name(),
+        "--text",
+        text.to_str().unwrap(),
+        "--root",
+        root.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    args.extend(TINY);
+    charlm(&args)
+}
+
 #[test]
 fn train_resume_and_sample() {
     for backend in Backend::for_tests() {
         let dir = scratch(backend.name());
-        let text = corpus();
-        let (text, root) = (text.to_str().unwrap(), dir.to_str().unwrap());
-        let mut args = vec![
-            "train",
-            "--backend",
-            backend.name(),
-            "--text",
-            text,
-            "--root",
-            root,
-        ];
-        args.extend(TINY);
-        let output = charlm(&args);
+        let output = train_tiny(backend, &dir, &[]);
         assert!(output.status.success(), "{backend}: {}", stderr(&output));
 
         let run = only_run(&dir);
@@ -206,22 +212,9 @@ fn bad_input_is_one_clear_line_and_leaves_no_run() {
 fn the_same_seed_trains_the_same_run() {
     for backend in Backend::for_tests() {
         let dir = scratch(&format!("seed-{backend}"));
-        let text = corpus();
         let losses = |name: &str| {
             let root = dir.join(name);
-            let mut args = vec![
-                "train",
-                "--backend",
-                backend.name(),
-                "--text",
-                text.to_str().unwrap(),
-                "--root",
-                root.to_str().unwrap(),
-                "--seed",
-                "7",
-            ];
-            args.extend(TINY);
-            let output = charlm(&args);
+            let output = train_tiny(backend, &root, &["--seed", "7"]);
             assert!(output.status.success(), "{backend}: {}", stderr(&output));
             let metrics = read_metrics(only_run(&root).join("metrics.csv")).unwrap();
             ["train_loss", "valid_loss"].map(|column| metrics.column(column).unwrap())
@@ -243,24 +236,14 @@ fn from_pytorch_weights_trains_as_pytorch() {
     let expected: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(fixtures().join("torch-run.json")).unwrap())
             .unwrap();
-    let (init, text) = (fixtures().join("torch-init.safetensors"), corpus());
+    let init = fixtures().join("torch-init.safetensors");
     for backend in Backend::for_tests() {
         let dir = scratch(&format!("init-{backend}"));
-        let mut args = vec![
-            "train",
-            "--backend",
-            backend.name(),
-            "--text",
-            text.to_str().unwrap(),
-            "--root",
-            dir.to_str().unwrap(),
-            "--init",
-            init.to_str().unwrap(),
-            "--seed",
-            "5",
-        ];
-        args.extend(TINY);
-        let output = charlm(&args);
+        let output = train_tiny(
+            backend,
+            &dir,
+            &["--init", init.to_str().unwrap(), "--seed", "5"],
+        );
         assert!(output.status.success(), "{backend}: {}", stderr(&output));
         let metrics = read_metrics(only_run(&dir).join("metrics.csv")).unwrap();
         for (column, key) in [

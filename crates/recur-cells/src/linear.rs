@@ -28,7 +28,11 @@ use crate::host;
 ///
 /// On the CPU backends (ndarray, flex) the forward and the backward's two
 /// products run through OpenBLAS (the `openblas` feature, else
-/// `matrixmultiply`); on a GPU through the backend's matmul.
+/// `matrixmultiply`); on a GPU through the backend's matmul. On the CPU each
+/// call copies its operands, the weight included, into host buffers: next to
+/// the product that costs little, except for an input of a handful of rows
+/// (one decoding step of a single sentence), where copying a large weight
+/// takes longer than the product itself.
 pub fn linear<const D: usize>(
     input: Tensor<D>,
     weight: Tensor<2>,
