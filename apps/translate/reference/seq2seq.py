@@ -13,7 +13,12 @@ target embeddings and on the attentional vector. Loss: cross-entropy averaged
 over real target tokens (end token included). Adam, gradient-norm clipping,
 learning rate decayed per epoch. The test uses the parameters of the epoch with
 the highest validation BLEU (greedy). Words: lowercase runs of letters and digits, as
-recur_data::tokenize. BLEU: sacrebleu's corpus BLEU on those words.
+recur_data::tokenize, numbered as recur_data::WordVocab numbers them. BLEU:
+sacrebleu's corpus BLEU on those words.
+
+`--save-init FILE` writes the initial weights as safetensors for the translate
+app's `--init`, so that both programs start from the same weights (with
+`--epochs 0` it only writes them).
 """
 
 import argparse
@@ -51,9 +56,14 @@ def read(path):
 
 
 class Vocab:
+    """Specials, then the words seen at least min_count times, most frequent
+    first and alphabetical among equals: recur_data::WordVocab's ids, so that
+    translate --init gives each word the same embedding rows here and there."""
+
     def __init__(self, sentences, min_count):
         counts = collections.Counter(w for s in sentences for w in s)
-        words = sorted(w for w, c in counts.items() if c >= min_count and w not in SPECIALS)
+        kept = (w for w, c in counts.items() if c >= min_count and w not in SPECIALS)
+        words = sorted(kept, key=lambda w: (-counts[w], w))
         self.words = SPECIALS + words
         self.index = {w: i for i, w in enumerate(self.words)}
 
@@ -136,6 +146,16 @@ def loss_of(model, pairs):
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target_out.reshape(-1), ignore_index=PAD)
 
 
+@torch.no_grad()
+def valid_loss_of(model, pairs):
+    """Mean cross-entropy per target token (end tokens included), in batches of 64."""
+    tokens = sum(len(t) + 1 for _, t in pairs)
+    return sum(
+        loss_of(model, pairs[i : i + 64]).item() * sum(len(t) + 1 for _, t in pairs[i : i + 64])
+        for i in range(0, len(pairs), 64)
+    ) / tokens
+
+
 def penalty(length, alpha):
     return ((5 + length) / 6) ** alpha
 
@@ -212,6 +232,9 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--dropout", type=float, default=0.3)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--save-init", metavar="FILE",
+                        help="write the initial weights to FILE (safetensors) for translate's --init, with the "
+                        "validation loss they give in its metadata (valid_loss)")
     parser.add_argument("--run-dir", help="write the test translations to RUN_DIR/samples/test-greedy.txt "
                         "and test-beam.txt, as the translate app does (for bleu_details.py)")
     args = parser.parse_args()
@@ -225,6 +248,13 @@ def main():
     encode = lambda pairs: [(source_vocab.encode(s), target_vocab.encode(t)) for s, t in pairs]
     train_ids, valid_ids, test_ids = encode(train), encode(valid), encode(test)
     model = Seq2Seq(len(source_vocab.words), len(target_vocab.words), args.embedding, args.hidden, args.dropout)
+    if args.save_init:
+        from safetensors.torch import save_file
+
+        model.eval()
+        save_file(model.state_dict(), args.save_init, metadata={"valid_loss": repr(valid_loss_of(model, valid_ids))})
+        if args.epochs == 0:
+            return
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     lengths = [len(s) for s, _ in train_ids]
     speeds = []
@@ -246,12 +276,7 @@ def main():
         seconds = time.time() - started
         speeds.append(len(train_ids) / seconds)
         model.eval()
-        with torch.no_grad():
-            tokens = sum(len(t) + 1 for _, t in valid_ids)
-            valid_loss = sum(
-                loss_of(model, valid_ids[i : i + 64]).item() * sum(len(t) + 1 for _, t in valid_ids[i : i + 64])
-                for i in range(0, len(valid_ids), 64)
-            ) / tokens
+        valid_loss = valid_loss_of(model, valid_ids)
         hypotheses = [" ".join(target_vocab.decode(greedy(model, s))) for s, _ in valid_ids]
         valid_bleu = sacrebleu.corpus_bleu(hypotheses, [valid_references]).score
         print(

@@ -137,6 +137,13 @@ struct Config {
     /// Seed for initialisation, shuffling and teacher forcing.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Start from these weights instead of a seeded draw: the state dict of
+    /// the PyTorch reference (`reference/seq2seq.py --save-init`) on the same
+    /// data and sizes. The reference has one architecture, this app's
+    /// default one. Two programs started from the same weights differ only
+    /// in how they train.
+    #[arg(long)]
+    init: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -284,35 +291,53 @@ fn check(config: &Config) -> Result<(), String> {
 }
 
 fn train(args: TrainArgs) -> Result<(), String> {
-    // A new run, or the one being resumed (its saved config wins). Data is
-    // read and checked before a new run folder is made, so bad input leaves
-    // nothing behind.
-    let (run, config, corpus) = match &args.resume {
+    // A new run, or the one being resumed (its saved config wins). Data and
+    // the initial weights are read and checked before a new run folder is
+    // made, so bad input leaves nothing behind.
+    let device = args.backend.autodiff_device();
+    let (run, config, corpus, (source_vocab, target_vocab), model) = match &args.resume {
         Some(path) => {
             let run = RunDir::open(path).map_err(|e| e.to_string())?;
             let config: Config = run.read_config().map_err(|e| e.to_string())?;
             let corpus = Corpus::read(&config.data)?;
-            (run, config, corpus)
+            let vocabs = load_vocabs(&run)?;
+            // Dropout draws from the backend's generator; the weights come
+            // from the checkpoint below.
+            device.seed(config.seed);
+            let model = model_config(&config, &vocabs.0, &vocabs.1)
+                .init(&device)
+                .map_err(|e| e.to_string())?;
+            (run, config, corpus, vocabs, model)
         }
         None => {
-            check(&args.config)?;
-            let corpus = Corpus::read(&args.config.data)?;
+            let config = args.config;
+            check(&config)?;
+            let corpus = Corpus::read(&config.data)?;
+            let source = WordVocab::build(corpus.train.iter().map(|(s, _)| s), config.min_count);
+            let target = WordVocab::build(corpus.train.iter().map(|(_, t)| t), config.min_count);
+            // The initial weights (and dropout) draw from the backend's generator.
+            device.seed(config.seed);
+            let mut model = model_config(&config, &source, &target)
+                .init(&device)
+                .map_err(|e| e.to_string())?;
+            if let Some(path) = &config.init {
+                model = model
+                    .load_torch(path, "")
+                    .map_err(|e| format!("--init: {e}"))?;
+            }
             let run = RunDir::create(&args.root, "translate").map_err(|e| e.to_string())?;
-            run.write_config(&args.config).map_err(|e| e.to_string())?;
-            let source =
-                WordVocab::build(corpus.train.iter().map(|(s, _)| s), args.config.min_count);
-            let target =
-                WordVocab::build(corpus.train.iter().map(|(_, t)| t), args.config.min_count);
-            source
-                .save(run.path().join("source_vocab.json"))
-                .map_err(|e| e.to_string())?;
-            target
-                .save(run.path().join("target_vocab.json"))
-                .map_err(|e| e.to_string())?;
-            (run, args.config, corpus)
+            run.write_config(&config).map_err(|e| e.to_string())?;
+            for (vocab, name) in [
+                (&source, "source_vocab.json"),
+                (&target, "target_vocab.json"),
+            ] {
+                vocab
+                    .save(run.path().join(name))
+                    .map_err(|e| e.to_string())?;
+            }
+            (run, config, corpus, (source, target), model)
         }
     };
-    let (source_vocab, target_vocab) = load_vocabs(&run)?;
     let train_split = encode(&corpus.train, &source_vocab, &target_vocab);
     let valid_split = encode(&corpus.valid, &source_vocab, &target_vocab);
     let test_split = encode(&corpus.test, &source_vocab, &target_vocab);
@@ -330,11 +355,7 @@ fn train(args: TrainArgs) -> Result<(), String> {
         args.backend
     );
 
-    let device = args.backend.autodiff_device();
-    device.seed(config.seed);
-    let mut model = model_config(&config, &source_vocab, &target_vocab)
-        .init(&device)
-        .map_err(|e| e.to_string())?;
+    let mut model = model;
     // PyTorch's Adam epsilon (burn's default is 1e-5) and, below, its joint
     // gradient clipping: the optimiser of the PyTorch reference script.
     let mut optimizer = AdamConfig::new().with_epsilon(1e-8).init();

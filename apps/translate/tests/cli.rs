@@ -27,29 +27,13 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// A tiny German-English corpus of number words.
-fn corpus(dir: &Path) -> PathBuf {
-    let words = [
-        ("eins", "one"),
-        ("zwei", "two"),
-        ("drei", "three"),
-        ("vier", "four"),
-    ];
-    let line = |i: usize, j: usize| {
-        format!(
-            "{} und {}.\t{} and {}.\n",
-            words[i].0, words[j].0, words[i].1, words[j].1
-        )
-    };
-    let data = dir.join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    let all: Vec<String> = (0..4)
-        .flat_map(|i| (0..4).map(move |j| line(i, j)))
-        .collect();
-    std::fs::write(data.join("train.tsv"), all[..12].concat()).unwrap();
-    std::fs::write(data.join("valid.tsv"), all[12..14].concat()).unwrap();
-    std::fs::write(data.join("test.tsv"), all[14..].concat()).unwrap();
-    data
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// A tiny German-English corpus of number words ("eins und zwei." and so on).
+fn corpus() -> PathBuf {
+    fixtures().join("numbers")
 }
 
 const TINY: [&str; 12] = [
@@ -80,7 +64,7 @@ fn only_run(dir: &Path) -> PathBuf {
 fn train_resume_and_translate() {
     for backend in Backend::for_tests() {
         let dir = scratch(backend.name());
-        let data = corpus(&dir);
+        let data = corpus();
         let (data, root) = (data.to_str().unwrap(), dir.to_str().unwrap());
         let mut args = vec![
             "train",
@@ -252,5 +236,103 @@ fn bad_input_is_an_error_naming_it_and_leaves_no_run() {
     ]);
     assert!(!output.status.success());
     assert!(stderr(&output).contains("nowhere"), "{}", stderr(&output));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The validation loss PyTorch's reference computed for its initial
+/// weights, from the safetensors header's metadata.
+fn torch_valid_loss(path: &Path) -> f64 {
+    let bytes = std::fs::read(path).unwrap();
+    let length = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + length]).unwrap();
+    header["__metadata__"]["valid_loss"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// From PyTorch's initial weights translate computes PyTorch's validation
+/// loss: the weights land where the reference has them, and the two
+/// programs give each word the same id. The fixture is written by
+/// `python apps/translate/reference/seq2seq.py --data
+/// apps/translate/tests/fixtures/numbers --hidden 4 --embedding 8 --epochs 0
+/// --threads 1 --save-init apps/translate/tests/fixtures/torch-init.safetensors`.
+/// A learning rate of 0 keeps the weights through the one epoch.
+#[test]
+fn from_pytorch_weights_gives_pytorchs_validation_loss() {
+    let init = fixtures().join("torch-init.safetensors");
+    let expected = torch_valid_loss(&init);
+    for backend in Backend::for_tests() {
+        let dir = scratch(&format!("init-{backend}"));
+        let (data, root) = (corpus(), dir.to_str().unwrap().to_string());
+        let mut args = vec![
+            "train",
+            "--backend",
+            backend.name(),
+            "--data",
+            data.to_str().unwrap(),
+            "--root",
+            &root,
+            "--init",
+            init.to_str().unwrap(),
+            "--lr",
+            "0",
+        ];
+        args.extend(TINY);
+        let output = translate(&args);
+        assert!(output.status.success(), "{backend}: {}", stderr(&output));
+        let metrics = std::fs::read_to_string(only_run(&dir).join("metrics.csv")).unwrap();
+        let header: Vec<&str> = metrics.lines().next().unwrap().split(',').collect();
+        let column = header.iter().position(|&c| c == "valid_loss").unwrap();
+        let line = metrics.lines().nth(1).unwrap();
+        let valid_loss: f64 = line.split(',').nth(column).unwrap().parse().unwrap();
+        assert!(
+            (valid_loss - expected).abs() < 1e-5,
+            "{backend}: valid loss {valid_loss}, PyTorch's {expected}"
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
+
+#[test]
+fn bad_initial_weights_are_one_clear_line_and_leave_no_run() {
+    let dir = scratch("bad-init");
+    let (init, data) = (fixtures().join("torch-init.safetensors"), corpus());
+    // The file is named by the error where the file is at fault.
+    let nowhere = dir.join("nowhere.safetensors");
+    for (file, extra, says) in [
+        // The fixture has 4 hidden units per direction.
+        (
+            &init,
+            ["--hidden", "8"],
+            "safetensors: tensor `bridge.weight` is F32 [8, 8]",
+        ),
+        (&init, ["--attention", "dot"], "its attention is additive"),
+        (&nowhere, ["--hidden", "4"], "nowhere.safetensors"),
+    ] {
+        let mut args = vec![
+            "train",
+            "--data",
+            data.to_str().unwrap(),
+            "--root",
+            dir.to_str().unwrap(),
+            "--embedding",
+            "8",
+            "--init",
+            file.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        let output = translate(&args);
+        assert!(!output.status.success(), "{extra:?}");
+        let stderr = stderr(&output);
+        assert!(
+            stderr.starts_with("error: --init: ")
+                && stderr.contains(says)
+                && stderr.lines().count() == 1,
+            "{extra:?}: {stderr}"
+        );
+        assert!(!dir.join("runs").exists(), "{extra:?}: no run folder");
+    }
     std::fs::remove_dir_all(&dir).ok();
 }

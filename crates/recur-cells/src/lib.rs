@@ -10,6 +10,8 @@
 //!   `torch.nn.RNN/LSTM/GRU(batch_first=True)`, and it reads and writes their
 //!   `state_dict` as safetensors ([`Recurrent::load_torch`],
 //!   [`Recurrent::save_torch`]).
+//! - [`TorchTensors`]: the rest of a PyTorch state dict, read by name into
+//!   parameters, for models built around these layers.
 //!
 //! The same model runs on every burn device; the device picks the backend.
 
@@ -26,3 +28,4 @@ pub use cell::{Cell, CellConfig, CellKind, CellState};
 pub use error::CellsError;
 pub use layer::{Recurrent, RecurrentConfig, RecurrentOutput, RecurrentState};
 pub use linear::linear;
+pub use torch::TorchTensors;

@@ -46,26 +46,17 @@ impl Recurrent {
         path: impl AsRef<Path>,
         prefix: &str,
     ) -> Result<Self, CellsError> {
-        let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| CellsError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let file = SafeTensors::deserialize(&bytes).map_err(|e| CellsError::Format {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        let reader = Reader { file: &file, path };
+        let file = TorchTensors::open(path)?;
         for index in 0..self.cells.len() {
             let [w_ih, w_hh, b_ih, b_hh] = self.torch_names(index, prefix);
             let cell = &mut self.cells[index];
-            cell.weight_ih = reader.weight(&w_ih, &cell.weight_ih)?;
-            cell.weight_hh = reader.weight(&w_hh, &cell.weight_hh)?;
+            cell.weight_ih = file.weight(&w_ih, &cell.weight_ih)?;
+            cell.weight_hh = file.weight(&w_hh, &cell.weight_hh)?;
             if let Some(bias) = &cell.bias_ih {
-                cell.bias_ih = Some(reader.bias(&b_ih, bias)?);
+                cell.bias_ih = Some(file.tensor(&b_ih, bias)?);
             }
             if let Some(bias) = &cell.bias_hh {
-                cell.bias_hh = Some(reader.bias(&b_hh, bias)?);
+                cell.bias_hh = Some(file.tensor(&b_hh, bias)?);
             }
         }
         Ok(self)
@@ -134,17 +125,49 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CellsErr
     std::fs::rename(&temporary, path).map_err(io)
 }
 
-/// Reads named tensors from an open safetensors file, checked against the
-/// parameter they replace.
-struct Reader<'a> {
-    file: &'a SafeTensors<'a>,
-    path: &'a Path,
+/// The tensors of a PyTorch state dict saved as safetensors
+/// (`safetensors.torch.save_file(model.state_dict(), path)`), read into
+/// parameters by name. Each read is checked against the parameter it
+/// replaces, and a missing or misshaped tensor is an error naming the file
+/// and the tensor. [`Recurrent::load_torch`] reads a recurrent layer's
+/// tensors with it; a model around such layers reads the rest of its own
+/// state dict the same way.
+pub struct TorchTensors {
+    path: PathBuf,
+    bytes: Vec<u8>,
 }
 
-impl Reader<'_> {
-    /// A `[gates * hidden, in]` PyTorch weight, transposed into `current`'s
-    /// `[in, gates * hidden]` layout.
-    fn weight(
+impl TorchTensors {
+    /// Reads the file at `path` and checks that it is safetensors.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, CellsError> {
+        let path = path.as_ref().to_path_buf();
+        let bytes = std::fs::read(&path).map_err(|source| CellsError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let tensors = TorchTensors { path, bytes };
+        tensors.file()?;
+        Ok(tensors)
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The parsed file. Parsing reads the header only, so it is done per
+    /// read rather than kept (the parsed file borrows the bytes).
+    fn file(&self) -> Result<SafeTensors<'_>, CellsError> {
+        SafeTensors::deserialize(&self.bytes).map_err(|e| CellsError::Format {
+            path: self.path.clone(),
+            message: e.to_string(),
+        })
+    }
+
+    /// A PyTorch weight `name` stored as `[out, in]` (`nn.Linear`, the
+    /// recurrent weights), transposed into `current`'s `[in, out]` layout
+    /// on `current`'s device.
+    pub fn weight(
         &self,
         name: &str,
         current: &Param<Tensor<2>>,
@@ -156,8 +179,13 @@ impl Reader<'_> {
         Ok(Param::from_tensor(tensor.transpose()))
     }
 
-    /// A `[gates * hidden]` PyTorch bias.
-    fn bias(&self, name: &str, current: &Param<Tensor<1>>) -> Result<Param<Tensor<1>>, CellsError> {
+    /// The tensor `name` in `current`'s own layout and shape (a bias, an
+    /// `nn.Embedding` table), on `current`'s device.
+    pub fn tensor<const D: usize>(
+        &self,
+        name: &str,
+        current: &Param<Tensor<D>>,
+    ) -> Result<Param<Tensor<D>>, CellsError> {
         let shape = current.dims();
         let values = self.read(name, &shape)?;
         Ok(Param::from_tensor(Tensor::from_data(
@@ -168,15 +196,13 @@ impl Reader<'_> {
 
     /// The values of tensor `name`, which must have `shape` and a float dtype.
     fn read(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, CellsError> {
-        let view = self
-            .file
-            .tensor(name)
-            .map_err(|_| CellsError::MissingTensor {
-                path: self.path.to_path_buf(),
-                name: name.to_string(),
-            })?;
+        let file = self.file()?;
+        let view = file.tensor(name).map_err(|_| CellsError::MissingTensor {
+            path: self.path.clone(),
+            name: name.to_string(),
+        })?;
         let mismatch = || CellsError::TensorMismatch {
-            path: self.path.to_path_buf(),
+            path: self.path.clone(),
             name: name.to_string(),
             expected: format!("F32 {shape:?}"),
             found: format!("{:?} {:?}", view.dtype(), view.shape()),

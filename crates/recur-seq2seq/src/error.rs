@@ -26,6 +26,13 @@ pub enum Seq2SeqError {
     /// The encoder rejected its input.
     #[error("encoder: {0}")]
     Cells(#[from] CellsError),
+    /// A weights file could not be read into the model.
+    #[error("{0}")]
+    Weights(CellsError),
+    /// The model's architecture is not the PyTorch reference's, whose
+    /// weights it was asked to load.
+    #[error("the model is not the PyTorch reference's architecture: {0}")]
+    NotTheReference(&'static str),
     /// A source sentence has no tokens.
     #[error("source sentence {index} of the batch is empty")]
     EmptySource {

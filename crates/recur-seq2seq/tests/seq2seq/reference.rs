@@ -2,32 +2,34 @@
 //! (`apps/translate/reference/seq2seq.py`): from the reference's initial
 //! weights, one teacher-forced batch gives PyTorch's loss and PyTorch's
 //! gradient for every parameter. The fixture is written by
-//! `tests/fixtures/generate.py`.
+//! `tests/fixtures/generate.py`; the weights are read by the library's own
+//! loader ([`Seq2Seq::load_torch`]), the one the translate app's `--init`
+//! uses.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use burn::module::Param;
-use burn::tensor::{Device, Tensor, TensorData};
-use recur_cells::Cell;
 use recur_data::SplitMix64;
-use recur_seq2seq::attention::AnyAttention;
-use recur_seq2seq::{PairBatch, Seq2Seq, Seq2SeqConfig};
+use recur_seq2seq::attention::AttentionKind;
+use recur_seq2seq::torch::TorchParam;
+use recur_seq2seq::{PairBatch, Seq2SeqConfig, Seq2SeqError};
 use safetensors::SafeTensors;
 
 use crate::common::{assert_close, backends, host};
 
-/// The reference's tensors (by name, with their shapes) and metadata.
+/// The reference's tensors (by name) and metadata.
 struct Reference {
-    tensors: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+    tensors: BTreeMap<String, Vec<f32>>,
     metadata: BTreeMap<String, String>,
 }
 
 impl Reference {
+    fn path() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/reference.safetensors")
+    }
+
     fn open() -> Self {
-        let path =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/reference.safetensors");
-        let bytes = std::fs::read(&path).unwrap();
+        let bytes = std::fs::read(Self::path()).unwrap();
         let file = SafeTensors::deserialize(&bytes).unwrap();
         let tensors = file
             .tensors()
@@ -38,7 +40,7 @@ impl Reference {
                     .chunks_exact(4)
                     .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                     .collect();
-                (name, (view.shape().to_vec(), values))
+                (name, values)
             })
             .collect();
         let (_, header) = SafeTensors::read_metadata(&bytes).unwrap();
@@ -51,105 +53,12 @@ impl Reference {
             .tensors
             .get(name)
             .unwrap_or_else(|| panic!("no `{name}` in the fixture"))
-            .1
     }
 
     fn size(&self, name: &str) -> usize {
         let sizes: serde_json::Value = serde_json::from_str(&self.metadata["sizes"]).unwrap();
         sizes[name].as_u64().unwrap() as usize
     }
-
-    /// The 2-d tensor `name`, transposed from PyTorch's `[out, in]` when
-    /// `transposed`.
-    fn matrix(&self, name: &str, transposed: bool, device: &Device) -> Tensor<2> {
-        let (shape, values) = &self.tensors[name];
-        let shape: [usize; 2] = shape.as_slice().try_into().unwrap();
-        let tensor = Tensor::<2>::from_data(TensorData::new(values.clone(), shape), device);
-        if transposed {
-            tensor.transpose()
-        } else {
-            tensor
-        }
-    }
-
-    fn vector(&self, name: &str, device: &Device) -> Tensor<1> {
-        let values = self.values(name).to_vec();
-        let len = values.len();
-        Tensor::from_data(TensorData::new(values, [len]), device)
-    }
-}
-
-/// A 2-d parameter: its PyTorch name, the parameter, and whether PyTorch
-/// stores it transposed (`[out, in]`; embeddings are not).
-type Matrix<'a> = (String, &'a mut Param<Tensor<2>>, bool);
-/// A 1-d parameter and its PyTorch name.
-type Vector<'a> = (String, &'a mut Param<Tensor<1>>);
-
-/// Every parameter of the model beside its name in the reference.
-fn parameters(model: &mut Seq2Seq) -> (Vec<Matrix<'_>>, Vec<Vector<'_>>) {
-    let Seq2Seq { encoder, decoder } = model;
-    let AnyAttention::Additive(attention) = &mut decoder.attention else {
-        panic!("the reference uses additive attention");
-    };
-    let [forward, backward] = &mut encoder.rnn.cells[..] else {
-        panic!("one bidirectional encoder layer");
-    };
-    let [cell] = &mut decoder.cells[..] else {
-        panic!("one decoder layer");
-    };
-    let name = |n: &str| n.to_string();
-    let mut matrices = vec![
-        (
-            name("source_embedding.weight"),
-            &mut encoder.embedding.weight,
-            false,
-        ),
-        (
-            name("target_embedding.weight"),
-            &mut decoder.embedding.weight,
-            false,
-        ),
-        (name("bridge.weight"), &mut decoder.bridge.weight, true),
-        (name("att_query.weight"), &mut attention.query.weight, true),
-        (name("att_key.weight"), &mut attention.key.weight, true),
-        (name("att_score.weight"), &mut attention.score.weight, true),
-        (name("combine.weight"), &mut decoder.combine.weight, true),
-        (
-            name("output.weight"),
-            decoder.output_weight.as_mut().unwrap(),
-            true,
-        ),
-    ];
-    let mut vectors = vec![
-        (name("bridge.bias"), decoder.bridge.bias.as_mut().unwrap()),
-        (name("att_key.bias"), attention.key.bias.as_mut().unwrap()),
-        (name("output.bias"), &mut decoder.output_bias),
-    ];
-    // The encoder's `nn.GRU` and the decoder's `nn.GRUCell`.
-    for (prefix, suffix, cell) in [
-        ("encoder.", "_l0", forward),
-        ("encoder.", "_l0_reverse", backward),
-        ("cell.", "", cell),
-    ] {
-        let Cell {
-            weight_ih,
-            weight_hh,
-            bias_ih,
-            bias_hh,
-            ..
-        } = cell;
-        matrices.push((format!("{prefix}weight_ih{suffix}"), weight_ih, true));
-        matrices.push((format!("{prefix}weight_hh{suffix}"), weight_hh, true));
-        vectors.push((
-            format!("{prefix}bias_ih{suffix}"),
-            bias_ih.as_mut().unwrap(),
-        ));
-        vectors.push((
-            format!("{prefix}bias_hh{suffix}"),
-            bias_hh.as_mut().unwrap(),
-        ));
-    }
-    (matrices, vectors)
 }
 
 #[test]
@@ -168,16 +77,9 @@ fn one_batch_gives_pytorchs_loss_and_gradients() {
         .with_embedding(reference.size("embedding"))
         .with_hidden(reference.size("hidden"))
         .init(&device)
+        .unwrap()
+        .load_torch(Reference::path(), "param.")
         .unwrap();
-        let (matrices, vectors) = parameters(&mut model);
-        for (name, param, transposed) in matrices {
-            let value = reference.matrix(&format!("param.{name}"), transposed, &device);
-            *param = Param::from_tensor(value);
-        }
-        for (name, param) in vectors {
-            *param = Param::from_tensor(reference.vector(&format!("param.{name}"), &device));
-        }
-
         let logits = model.forward(&batch, 1.0, &mut SplitMix64::new(0)).unwrap();
         let loss = model.loss(logits, &batch);
         assert_close(
@@ -188,24 +90,14 @@ fn one_batch_gives_pytorchs_loss_and_gradients() {
         );
         let grads = loss.backward();
         let mut checked = 0;
-        let (matrices, vectors) = parameters(&mut model);
-        for (name, param, transposed) in matrices {
-            let grad = param.grad(&grads).unwrap();
-            let grad = if transposed { grad.transpose() } else { grad };
-            let what = format!("{backend}: gradient of {name}");
+        for (name, param) in model.torch_parameters().unwrap() {
+            let grad = match param {
+                TorchParam::Transposed(param) => host(param.grad(&grads).unwrap().transpose()),
+                TorchParam::Embedding(param) => host(param.grad(&grads).unwrap()),
+                TorchParam::Bias(param) => host(param.grad(&grads).unwrap()),
+            };
             assert_close(
-                &what,
-                &host(grad),
-                reference.values(&format!("grad.{name}")),
-                1e-4,
-            );
-            checked += 1;
-        }
-        for (name, param) in vectors {
-            let what = format!("{backend}: gradient of {name}");
-            let grad = host(param.grad(&grads).unwrap());
-            assert_close(
-                &what,
+                &format!("{backend}: gradient of {name}"),
                 &grad,
                 reference.values(&format!("grad.{name}")),
                 1e-4,
@@ -222,4 +114,37 @@ fn one_batch_gives_pytorchs_loss_and_gradients() {
             "{backend}: every parameter of the reference checked"
         );
     }
+}
+
+#[test]
+fn another_architecture_or_a_missing_tensor_is_a_clear_error() {
+    let reference = Reference::open();
+    let config = Seq2SeqConfig::new(
+        reference.size("source_vocab"),
+        reference.size("target_vocab"),
+    )
+    .with_embedding(reference.size("embedding"))
+    .with_hidden(reference.size("hidden"));
+    let device = backends()[0].device();
+    let dot = config.clone().with_attention(AttentionKind::Dot);
+    let error = dot
+        .init(&device)
+        .unwrap()
+        .load_torch(Reference::path(), "param.");
+    assert!(
+        matches!(error, Err(Seq2SeqError::NotTheReference(_))),
+        "dot attention loaded the reference's weights"
+    );
+    // Without the fixture's prefix no name is found: the first is named.
+    let error = config
+        .init(&device)
+        .unwrap()
+        .load_torch(Reference::path(), "")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.ends_with("reference.safetensors: missing tensor `source_embedding.weight`"),
+        "{error}"
+    );
 }
