@@ -10,6 +10,9 @@
 //!   `torch.nn.RNN/LSTM/GRU(batch_first=True)`, and it reads and writes their
 //!   `state_dict` as safetensors ([`Recurrent::load_torch`],
 //!   [`Recurrent::save_torch`]).
+//! - [`linear`] and [`additive_scores`]: an affine map and Bahdanau's
+//!   attention score as fused operations, faster on the CPU than burn's
+//!   composed ops.
 //! - [`TorchTensors`]: the rest of a PyTorch state dict, read by name into
 //!   parameters, for models built around these layers.
 //!
@@ -22,10 +25,12 @@ mod host;
 mod kernel;
 mod layer;
 mod linear;
+mod score;
 mod torch;
 
 pub use cell::{Cell, CellConfig, CellKind, CellState};
 pub use error::CellsError;
 pub use layer::{Recurrent, RecurrentConfig, RecurrentOutput, RecurrentState};
 pub use linear::linear;
+pub use score::additive_scores;
 pub use torch::TorchTensors;

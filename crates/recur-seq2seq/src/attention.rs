@@ -16,6 +16,7 @@ use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use recur_cells::additive_scores;
 use serde::{Deserialize, Serialize};
 
 /// The score added at padded positions before the softmax: finite, so a
@@ -167,12 +168,12 @@ impl Attention for Additive {
     }
 
     fn attend(&self, query: Tensor<2>, keys: &Keys) -> Attended {
-        let [batch, src_len] = keys.dims();
-        // [batch, 1, hidden] broadcast over [batch, src_len, hidden]
-        let query = self.query.forward(query).unsqueeze_dim::<3>(1);
-        let hidden = (keys.projected.clone() + query).tanh();
-        let scores = self.score.forward(hidden).reshape([batch, src_len]);
-        weigh(scores, keys)
+        // v · tanh(W_k k + b + W_q q) in one fused op: composed from burn's
+        // ops the tanh took a fifth of the translate app's training time.
+        let query = self.query.forward(query);
+        let [hidden, _] = self.score.weight.dims();
+        let v = self.score.weight.val().reshape([hidden]);
+        weigh(additive_scores(keys.projected.clone(), query, v), keys)
     }
 }
 

@@ -10,4 +10,5 @@ mod gradcheck;
 mod linear;
 mod padding;
 mod reference;
+mod score;
 mod torch_io;
