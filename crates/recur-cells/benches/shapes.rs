@@ -2,7 +2,9 @@
 //! and activation functions the fused kernel chooses between, at the
 //! benchmark's sizes (batch 32, hidden 512, 4 gates, input 256, time 64).
 //! Then an output layer, burn's `Linear` against `recur_cells::linear`,
-//! forward and backward at charlm's and translate's sizes. The numbers
+//! forward and backward at charlm's and translate's sizes, and translate's
+//! additive attention score, burn's ops against
+//! `recur_cells::additive_scores`. The numbers
 //! behind the design notes in docs/BENCHMARKS.md:
 //!
 //! ```text
@@ -147,5 +149,36 @@ fn main() {
                 },
             );
         }
+    }
+
+    // One decoder step's additive attention score at translate's sizes,
+    // forward and backward: burn's composed ops against `additive_scores`.
+    let [batch, source, hidden] = [32, 12, 256];
+    let keys = Tensor::<3>::random([batch, source, hidden], Distribution::Default, &autodiff)
+        .require_grad();
+    let query =
+        Tensor::<2>::random([batch, hidden], Distribution::Default, &autodiff).require_grad();
+    let v = Tensor::<1>::random([hidden], Distribution::Default, &autodiff).require_grad();
+    for (how, ours) in [("burn ops", false), ("recur_cells::additive_scores", true)] {
+        elementwise(
+            &format!(
+                "translate attention score, {how}, [{batch},{source},{hidden}] forward + backward"
+            ),
+            &|| {
+                let scores = if ours {
+                    recur_cells::additive_scores(keys.clone(), query.clone(), v.clone())
+                } else {
+                    (keys.clone() + query.clone().unsqueeze_dim::<3>(1))
+                        .tanh()
+                        .reshape([batch * source, hidden])
+                        .matmul(v.clone().reshape([hidden, 1]))
+                        .reshape([batch, source])
+                };
+                let grads = scores.sum().backward();
+                keys.grad(&grads)
+                    .expect("the keys' gradient")
+                    .reshape([batch * source, hidden])
+            },
+        );
     }
 }
