@@ -291,51 +291,53 @@ fn check(config: &Config) -> Result<(), String> {
 }
 
 fn train(args: TrainArgs) -> Result<(), String> {
-    // A new run, or the one being resumed (its saved config wins). Data and
-    // the initial weights are read and checked before a new run folder is
-    // made, so bad input leaves nothing behind.
-    let device = args.backend.autodiff_device();
-    let (run, config, corpus, (source_vocab, target_vocab), model) = match &args.resume {
+    // A new run, or the one being resumed (its saved config and vocabularies
+    // win). Data and the initial weights are read and checked before a new
+    // run folder is made, so bad input leaves nothing behind.
+    let resumed = match &args.resume {
         Some(path) => {
             let run = RunDir::open(path).map_err(|e| e.to_string())?;
             let config: Config = run.read_config().map_err(|e| e.to_string())?;
-            let corpus = Corpus::read(&config.data)?;
-            let vocabs = load_vocabs(&run)?;
-            // Dropout draws from the backend's generator; the weights come
-            // from the checkpoint below.
-            device.seed(config.seed);
-            let model = model_config(&config, &vocabs.0, &vocabs.1)
-                .init(&device)
-                .map_err(|e| e.to_string())?;
-            (run, config, corpus, vocabs, model)
+            Some((run, config))
         }
+        None => None,
+    };
+    let config = resumed.as_ref().map_or(&args.config, |(_, config)| config);
+    check(config)?;
+    let corpus = Corpus::read(&config.data)?;
+    let (source_vocab, target_vocab) = match &resumed {
+        Some((run, _)) => load_vocabs(run)?,
+        None => (
+            WordVocab::build(corpus.train.iter().map(|(s, _)| s), config.min_count),
+            WordVocab::build(corpus.train.iter().map(|(_, t)| t), config.min_count),
+        ),
+    };
+    let device = args.backend.autodiff_device();
+    // The initial weights (and dropout) draw from the backend's generator;
+    // a resumed run's weights come from its checkpoint below.
+    device.seed(config.seed);
+    let mut model = model_config(config, &source_vocab, &target_vocab)
+        .init(&device)
+        .map_err(|e| e.to_string())?;
+    let (run, config) = match resumed {
+        Some(resumed) => resumed,
         None => {
-            let config = args.config;
-            check(&config)?;
-            let corpus = Corpus::read(&config.data)?;
-            let source = WordVocab::build(corpus.train.iter().map(|(s, _)| s), config.min_count);
-            let target = WordVocab::build(corpus.train.iter().map(|(_, t)| t), config.min_count);
-            // The initial weights (and dropout) draw from the backend's generator.
-            device.seed(config.seed);
-            let mut model = model_config(&config, &source, &target)
-                .init(&device)
-                .map_err(|e| e.to_string())?;
-            if let Some(path) = &config.init {
+            if let Some(path) = &args.config.init {
                 model = model
                     .load_torch(path, "")
                     .map_err(|e| format!("--init: {e}"))?;
             }
             let run = RunDir::create(&args.root, "translate").map_err(|e| e.to_string())?;
-            run.write_config(&config).map_err(|e| e.to_string())?;
+            run.write_config(&args.config).map_err(|e| e.to_string())?;
             for (vocab, name) in [
-                (&source, "source_vocab.json"),
-                (&target, "target_vocab.json"),
+                (&source_vocab, "source_vocab.json"),
+                (&target_vocab, "target_vocab.json"),
             ] {
                 vocab
                     .save(run.path().join(name))
                     .map_err(|e| e.to_string())?;
             }
-            (run, config, corpus, (source, target), model)
+            (run, args.config)
         }
     };
     let train_split = encode(&corpus.train, &source_vocab, &target_vocab);
@@ -355,7 +357,6 @@ fn train(args: TrainArgs) -> Result<(), String> {
         args.backend
     );
 
-    let mut model = model;
     // PyTorch's Adam epsilon (burn's default is 1e-5) and, below, its joint
     // gradient clipping: the optimiser of the PyTorch reference script.
     let mut optimizer = AdamConfig::new().with_epsilon(1e-8).init();
