@@ -150,11 +150,6 @@ impl TorchTensors {
         Ok(tensors)
     }
 
-    /// The file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// The parsed file. Parsing reads the header only, so it is done per
     /// read rather than kept (the parsed file borrows the bytes).
     fn file(&self) -> Result<SafeTensors<'_>, CellsError> {

@@ -154,7 +154,7 @@ pub struct Additive {
     pub query: Linear,
     /// `W_k` and `b`, `[key_dim] -> [hidden]`.
     pub key: Linear,
-    /// `v`, `[hidden] -> [1]`.
+    /// `v`, `[hidden] -> [1]`, without a bias.
     pub score: Linear,
 }
 
@@ -173,6 +173,8 @@ impl Attention for Additive {
         let query = self.query.forward(query);
         let [hidden, _] = self.score.weight.dims();
         let v = self.score.weight.val().reshape([hidden]);
+        // A bias of `score` (`AdditiveConfig` builds none) would add the
+        // same constant to every score, which the softmax cancels.
         weigh(additive_scores(keys.projected.clone(), query, v), keys)
     }
 }

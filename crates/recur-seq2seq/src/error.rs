@@ -4,7 +4,7 @@ use recur_cells::CellsError;
 
 use crate::attention::AttentionError;
 
-/// What can go wrong building or running a sequence-to-sequence model.
+/// What can go wrong building, running or loading a sequence-to-sequence model.
 #[derive(Debug, thiserror::Error)]
 pub enum Seq2SeqError {
     /// A size in the model configuration is invalid.
