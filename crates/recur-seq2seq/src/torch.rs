@@ -42,12 +42,9 @@ impl Seq2Seq {
             return Err(unlike("its attention is additive"));
         };
         let bidirectional = encoder.rnn.directions() == 2;
-        let [forward, backward] = &mut encoder.rnn.cells[..] else {
+        let (true, [forward, backward]) = (bidirectional, &mut encoder.rnn.cells[..]) else {
             return Err(unlike("its encoder is one bidirectional layer"));
         };
-        if !bidirectional {
-            return Err(unlike("its encoder is one bidirectional layer"));
-        }
         let [cell] = &mut decoder.cells[..] else {
             return Err(unlike("its decoder is one layer"));
         };
