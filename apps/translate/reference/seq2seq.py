@@ -18,7 +18,9 @@ sacrebleu's corpus BLEU on those words.
 
 `--save-init FILE` writes the initial weights as safetensors for the translate
 app's `--init`, so that both programs start from the same weights (with
-`--epochs 0` it only writes them).
+`--epochs 0` it only writes them). `--save-tested FILE` writes the weights the
+test uses, so that both programs' translations can be compared from the same
+trained model.
 """
 
 import argparse
@@ -235,6 +237,9 @@ def main():
     parser.add_argument("--save-init", metavar="FILE",
                         help="write the initial weights to FILE (safetensors) for translate's --init, with the "
                         "validation loss they give in its metadata (valid_loss)")
+    parser.add_argument("--save-tested", metavar="FILE",
+                        help="write the parameters the test uses (the best epoch's) to FILE (safetensors): "
+                        "translate --init FILE --lr 0 then decodes with the same weights")
     parser.add_argument("--run-dir", help="write the test translations to RUN_DIR/samples/test-greedy.txt "
                         "and test-beam.txt, as the translate app does (for bleu_details.py)")
     args = parser.parse_args()
@@ -288,6 +293,10 @@ def main():
         if best is None or valid_bleu > best[0]:
             best = (valid_bleu, epoch, copy.deepcopy(model.state_dict()), valid_loss)
     model.load_state_dict(best[2])
+    if args.save_tested:
+        from safetensors.torch import save_file
+
+        save_file({k: v.contiguous() for k, v in best[2].items()}, args.save_tested)
     references = [" ".join(t) for _, t in test]
     results = {
         "valid_perplexity": math.exp(valid_loss),
