@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use recur_train::Backend;
+use recur_train::{Backend, read_metrics};
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("translate-test-{}-{name}", std::process::id()));
@@ -132,15 +132,11 @@ fn train_resume_and_translate() {
         );
         // The test scores the epoch with the higher validation BLEU (the
         // earlier one on a tie).
-        let header: Vec<&str> = metrics.lines().next().unwrap().split(',').collect();
-        let column = header.iter().position(|&c| c == "valid_bleu").unwrap();
-        let valid_bleu = |line: &str| line.split(',').nth(column).unwrap().parse::<f64>().unwrap();
-        let lines: Vec<&str> = metrics.lines().skip(1).collect();
-        let best = if valid_bleu(lines[1]) > valid_bleu(lines[0]) {
-            2
-        } else {
-            1
-        };
+        let valid_bleu = read_metrics(run.join("metrics.csv"))
+            .unwrap()
+            .column("valid_bleu")
+            .unwrap();
+        let best = if valid_bleu[1] > valid_bleu[0] { 2 } else { 1 };
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(
             stdout.contains(&format!("test BLEU (model of epoch {best})")),
@@ -282,11 +278,8 @@ fn from_pytorch_weights_gives_pytorchs_validation_loss() {
         args.extend(TINY);
         let output = translate(&args);
         assert!(output.status.success(), "{backend}: {}", stderr(&output));
-        let metrics = std::fs::read_to_string(only_run(&dir).join("metrics.csv")).unwrap();
-        let header: Vec<&str> = metrics.lines().next().unwrap().split(',').collect();
-        let column = header.iter().position(|&c| c == "valid_loss").unwrap();
-        let line = metrics.lines().nth(1).unwrap();
-        let valid_loss: f64 = line.split(',').nth(column).unwrap().parse().unwrap();
+        let metrics = read_metrics(only_run(&dir).join("metrics.csv")).unwrap();
+        let valid_loss = metrics.column("valid_loss").unwrap()[0];
         assert!(
             (valid_loss - expected).abs() < 1e-5,
             "{backend}: valid loss {valid_loss}, PyTorch's {expected}"

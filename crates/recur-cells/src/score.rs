@@ -186,28 +186,14 @@ impl FusedOp<3, 1> for AdditiveScores {
                         }
                     }
                 }
-                let d_query = match (&d_pre, needs[1]) {
-                    (Some(d_pre), true) => {
-                        let mut d_query = host::zeros(batch * hidden);
-                        for (rows, sum) in d_pre
-                            .chunks_exact(source * hidden)
-                            .zip(d_query.chunks_exact_mut(hidden))
-                        {
-                            for row in rows.chunks_exact(hidden) {
-                                for (s, d) in sum.iter_mut().zip(row) {
-                                    *s += d;
-                                }
-                            }
-                        }
-                        Some(host::tensor::<B, 2>(
-                            d_query,
-                            [batch, hidden],
-                            dtype,
-                            &device,
-                        ))
-                    }
-                    _ => None,
-                };
+                // The query's gradient: each batch item's rows summed.
+                let d_query = d_pre.as_ref().filter(|_| needs[1]).map(|d_pre| {
+                    let sums = d_pre
+                        .chunks_exact(source * hidden)
+                        .flat_map(|rows| host::column_sums(rows, hidden))
+                        .collect();
+                    host::tensor::<B, 2>(sums, [batch, hidden], dtype, &device)
+                });
                 let d_keys = d_pre.filter(|_| needs[0]).map(|d_pre| {
                     host::tensor::<B, 3>(d_pre, [batch, source, hidden], dtype, &device)
                 });
