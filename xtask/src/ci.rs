@@ -12,7 +12,8 @@ const EXAMPLES: [(&str, &str); 3] = [
 
 pub fn run() -> Result<(), String> {
     exec(cargo().args(["fmt", "--all", "--check"]))?;
-    system::ensure(&[system::OPENBLAS, system::VULKAN_DRIVER])?;
+    system::ensure(&system::FOR_APPS)?;
+    system::ensure(&[system::VULKAN_DRIVER])?;
     // recur-vision's test runs the pretrained network against PyTorch's
     // outputs: it needs the weights, which are too large to commit.
     let python = std::env::var("RECUR_PYTHON").unwrap_or_else(|_| "python3".into());

@@ -34,7 +34,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Data sets too large to commit: `data fetch NAME`.
     Data(data::DataArgs),
-    /// Train a system: `train charlm [--backend ndarray] [--cell lstm] ...`.
+    /// Train a system: `train charlm [--backend ndarray] [--cell lstm] ...`;
+    /// `--workers N` trains on N MPI ranks of this machine.
     Train(app::AppArgs),
     /// A folder of images -> `features.npy` (EfficientNet-Lite0's pooled
     /// features) + `images.txt` (+ captions): `features --images DIR --out DIR`.
@@ -44,7 +45,9 @@ enum Command {
     /// Evaluate a trained run: `eval ntm --run DIR --length 40`.
     Eval(app::AppArgs),
     /// Translate with a trained run: `translate --run DIR "sentence" [--beam K]`.
-    Translate(translate::TranslateArgs),
+    Translate(app::PassArgs),
+    /// Caption images with a trained run: `caption --run DIR [--split test] [--beam 3]`.
+    Caption(app::PassArgs),
 }
 
 fn main() {
@@ -53,10 +56,11 @@ fn main() {
         Command::Ci => ci::run(),
         Command::Bench(args) => bench::run(args),
         Command::Data(args) => data::run(args),
-        Command::Train(args) => app::run("train", args),
-        Command::Sample(args) => app::run("sample", args),
-        Command::Eval(args) => app::run("eval", args),
-        Command::Translate(args) => translate::translate(args),
+        Command::Train(args) => app::train(args),
+        Command::Sample(args) => app::infer("sample", args),
+        Command::Eval(args) => app::infer("eval", args),
+        Command::Translate(args) => app::infer_named(app::System::Translate, args),
+        Command::Caption(args) => app::infer_named(app::System::Caption, args),
         Command::Features(args) => vision::features(args),
     };
     if let Err(message) = result {

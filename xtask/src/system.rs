@@ -33,6 +33,42 @@ pub const OPENBLAS: Package = Package {
     },
 };
 
+/// OpenMPI, linked by the apps (recur-train's `mpi` feature: data-parallel
+/// training with `--workers N`), with its `mpirun`.
+pub const OPENMPI: Package = Package {
+    debian: "libopenmpi-dev openmpi-bin",
+    needed_for: "building the apps (MPI for --workers)",
+    present: || {
+        Path::new("/usr/bin/mpirun").exists()
+            && [
+                "/usr/lib/x86_64-linux-gnu",
+                "/usr/lib/aarch64-linux-gnu",
+                "/usr/lib64",
+                "/usr/lib",
+            ]
+            .iter()
+            .any(|dir| Path::new(dir).join("libmpi.so").exists())
+    },
+};
+
+/// libclang, with which the `mpi` crate's build generates its bindings.
+pub const LIBCLANG: Package = Package {
+    debian: "libclang-dev",
+    needed_for: "building the MPI bindings (bindgen)",
+    present: || {
+        // libclang-dev's unversioned library, beside LLVM's own headers.
+        std::fs::read_dir("/usr/lib").is_ok_and(|entries| {
+            entries.filter_map(Result::ok).any(|entry| {
+                entry.file_name().to_string_lossy().starts_with("llvm-")
+                    && entry.path().join("lib/libclang.so").exists()
+            })
+        })
+    },
+};
+
+/// Everything a build of the apps links or runs at build time.
+pub const FOR_APPS: [Package; 3] = [OPENBLAS, OPENMPI, LIBCLANG];
+
 /// A Vulkan driver for the wgpu tests; on a machine without a GPU, Mesa's
 /// software rasteriser (lavapipe).
 pub const VULKAN_DRIVER: Package = Package {
@@ -51,7 +87,10 @@ pub fn ensure(packages: &[Package]) -> Result<(), String> {
     if missing.is_empty() {
         return Ok(());
     }
-    let names: Vec<&str> = missing.iter().map(|p| p.debian).collect();
+    let names: Vec<&str> = missing
+        .iter()
+        .flat_map(|p| p.debian.split_whitespace())
+        .collect();
     let is_root = Command::new("id")
         .arg("-u")
         .output()

@@ -1,10 +1,8 @@
 //! translate's tasks: `cargo xtask data fetch de-en` (German-English
-//! sentence pairs from the Ding dictionary) and `cargo xtask translate`.
+//! sentence pairs from the Ding dictionary).
 
 use std::path::Path;
 use std::process::Command;
-
-use clap::Args;
 
 use crate::data::{cache, write_atomically};
 use crate::util::exec;
@@ -167,18 +165,6 @@ fn shuffle<T>(items: &mut [T], seed: u64) {
 }
 
 /// `cargo xtask translate --run DIR "sentence" [--beam K]`.
-#[derive(Args)]
-pub struct TranslateArgs {
-    /// Flags for `translate translate` (`cargo run -p translate -- translate --help`).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    args: Vec<String>,
-}
-
-/// Runs the translate app's `translate` subcommand.
-pub fn translate(args: TranslateArgs) -> Result<(), String> {
-    crate::app::run_app("translate", "translate", &args.args)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,37 +5,24 @@
 #![allow(clippy::unwrap_used)] // a failed test may panic
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+use std::time::{Duration, Instant};
 
+use recur_train::testing::{App, assert_weights_close, latest_weights, one_error_line, stderr};
 use recur_train::{Backend, read_metrics};
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("charlm-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+const APP: App = App::new("charlm", env!("CARGO_BIN_EXE_charlm"));
 
 fn charlm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_charlm"))
-        .args(args)
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
-        .output()
-        .unwrap()
+    APP.run(args)
 }
 
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
+fn scratch(name: &str) -> PathBuf {
+    APP.scratch(name)
 }
 
-/// The one run folder a train command made under `dir`.
 fn only_run(dir: &Path) -> PathBuf {
-    let runs: Vec<PathBuf> = std::fs::read_dir(dir.join("runs/charlm"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(runs.len(), 1, "one run folder in {}", dir.display());
-    runs.into_iter().next().unwrap()
+    APP.only_run(dir)
 }
 
 /// The test fixtures' folder.
@@ -49,7 +36,7 @@ fn corpus() -> PathBuf {
     fixtures().join("corpus.txt")
 }
 
-const TINY: [&str; 12] = [
+const TINY: [&str; 10] = [
     "--hidden",
     "16",
     "--layers",
@@ -60,13 +47,17 @@ const TINY: [&str; 12] = [
     "4",
     "--window",
     "16",
-    "--epochs",
-    "1",
 ];
 
 /// `charlm train` of the TINY model on `corpus()` into `root`, with `extra`
 /// arguments.
 fn train_tiny(backend: Backend, root: &Path, extra: &[&str]) -> Output {
+    let args = tiny_args(backend, root, extra);
+    charlm(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// The arguments of `train_tiny`: one epoch unless `extra` says otherwise.
+fn tiny_args(backend: Backend, root: &Path, extra: &[&str]) -> Vec<String> {
     let text = corpus();
     let mut args = vec![
         "train",
@@ -79,7 +70,10 @@ fn train_tiny(backend: Backend, root: &Path, extra: &[&str]) -> Output {
     ];
     args.extend(extra);
     args.extend(TINY);
-    charlm(&args)
+    if !extra.contains(&"--epochs") {
+        args.extend(["--epochs", "1"]);
+    }
+    args.into_iter().map(String::from).collect()
 }
 
 #[test]
@@ -106,21 +100,16 @@ fn train_resume_and_sample() {
             "{backend}: header and one epoch\n{metrics}"
         );
 
-        // Pretend the run was meant to last two epochs and was killed after
-        // the first: resuming continues from the checkpoint.
-        let config_path = run.join("config.json");
-        let config = std::fs::read_to_string(&config_path).unwrap();
-        std::fs::write(
-            &config_path,
-            config.replace("\"epochs\": 1", "\"epochs\": 2"),
-        )
-        .unwrap();
+        // A finished run is extended: `--resume` with more epochs
+        // continues from its checkpoint.
         let output = charlm(&[
             "train",
             "--backend",
             backend.name(),
             "--resume",
             run.to_str().unwrap(),
+            "--epochs",
+            "2",
         ]);
         assert!(output.status.success(), "{backend}: {}", stderr(&output));
         assert!(
@@ -286,6 +275,7 @@ fn bad_initial_weights_are_one_clear_line_and_leave_no_run() {
         ];
         // TINY without its `--hidden 16`.
         args.extend(&TINY[2..]);
+        args.extend(["--epochs", "1"]);
         args.extend(["--hidden", hidden]);
         let output = charlm(&args);
         assert!(!output.status.success());
@@ -301,5 +291,158 @@ fn bad_initial_weights_are_one_clear_line_and_leave_no_run() {
             "no run folder for a failed start"
         );
     }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn resume_refuses_a_changed_flag_other_than_the_budget() {
+    let dir = scratch("resume-flags");
+    let output = train_tiny(Backend::Ndarray, &dir, &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let run = only_run(&dir);
+    let metrics = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    let resume = |flags: &[&str]| {
+        let mut args = vec!["train", "--resume", run.to_str().unwrap()];
+        args.extend(flags);
+        charlm(&args)
+    };
+    for (flags, named) in [
+        (&["--hidden", "32"][..], "--hidden"),
+        (&["--lr", "0.1"][..], "--lr"),
+        (&["--epochs", "0"][..], "--epochs"),
+    ] {
+        one_error_line(&resume(flags), &[named]);
+    }
+    // The same value as the run's is no change.
+    let output = resume(&["--hidden", "16", "--backend", "ndarray"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let after = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    assert_eq!(metrics, after, "a finished run trains nothing more");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Two MPI ranks, each on half of every batch, train as one process does on
+/// the whole batches: the ranks hold bit-identical weights after every step
+/// (the run checks, `RECUR_CHECK_WORKERS=1`), and the result is one
+/// process's to 1e-5.
+#[test]
+fn two_workers_train_as_one_process() {
+    let dir = scratch("workers");
+    let one = train_tiny(Backend::Ndarray, &dir.join("one"), &[]);
+    assert!(one.status.success(), "{}", stderr(&one));
+    two_workers(&dir.join("two"), &[]);
+    let (one, two) = (only_run(&dir.join("one")), only_run(&dir.join("two")));
+    assert_weights_close(&latest_weights(&one), &latest_weights(&two), 1e-5);
+    let losses = |run: &Path| {
+        let metrics = read_metrics(run.join("metrics.csv")).unwrap();
+        ["train_loss", "valid_loss"].map(|c| metrics.column(c).unwrap()[0])
+    };
+    for (a, b) in losses(&one).into_iter().zip(losses(&two)) {
+        assert!((a - b).abs() <= 1e-5 * a.abs(), "one process {a}, two {b}");
+    }
+    assert!(two.join("checkpoints").is_dir());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `--workers 2` through `mpirun -n 2`; asserts success.
+fn two_workers(root: &Path, extra: &[&str]) -> Output {
+    let mut extra = extra.to_vec();
+    extra.extend(["--workers", "2"]);
+    let args = tiny_args(Backend::Ndarray, root, &extra);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = APP.mpirun(2, &args).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    output
+}
+
+/// A run of two workers, cut after its first epoch, resumes with one worker
+/// or with two and ends as the uninterrupted run does.
+#[test]
+fn a_two_worker_run_resumes_with_any_number_of_workers() {
+    let dir = scratch("workers-resume");
+    two_workers(&dir.join("whole"), &["--epochs", "2"]);
+    two_workers(&dir.join("cut"), &[]);
+    let cut = only_run(&dir.join("cut"));
+    let whole = latest_weights(&only_run(&dir.join("whole")));
+    for workers in ["1", "2"] {
+        let copy = dir.join(format!("resumed-{workers}"));
+        let status = std::process::Command::new("cp")
+            .args(["-r", cut.to_str().unwrap(), copy.to_str().unwrap()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let resume = ["train", "--resume", copy.to_str().unwrap(), "--epochs", "2"];
+        let output = if workers == "1" {
+            charlm(&resume)
+        } else {
+            let mut args = resume.to_vec();
+            args.extend(["--workers", "2"]);
+            APP.mpirun(2, &args).output().unwrap()
+        };
+        assert!(output.status.success(), "{workers}: {}", stderr(&output));
+        assert_weights_close(&whole, &latest_weights(&copy), 1e-5);
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A rank killed in the middle of training ends the whole job within
+/// seconds, with an error, instead of leaving the other rank waiting.
+#[test]
+fn a_dead_worker_ends_the_job_within_seconds() {
+    let dir = scratch("workers-kill");
+    let args = tiny_args(
+        Backend::Ndarray,
+        &dir,
+        &["--epochs", "1000", "--workers", "2"],
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut job = APP
+        .mpirun(2, &args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Training has begun once the first epoch's checkpoint is there.
+    let started = Instant::now();
+    while APP.runs(&dir).first().is_none_or(|run| {
+        !run.join("checkpoints")
+            .read_dir()
+            .unwrap()
+            .any(|e| e.is_ok())
+    }) {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no checkpoint"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let ranks = std::process::Command::new("pgrep")
+        .args(["-P", &job.id().to_string()])
+        .output()
+        .unwrap();
+    let ranks = String::from_utf8(ranks.stdout).unwrap();
+    let victim = ranks
+        .lines()
+        .last()
+        .expect("the ranks are mpirun's children");
+    let killed = Instant::now();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-9", victim])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = loop {
+        if let Some(status) = job.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(10),
+            "the job still runs 10 s after a rank died"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success());
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -169,6 +169,18 @@ impl Window {
         [self.batch, self.time]
     }
 
+    /// The window's rows `rows` alone: one data-parallel worker's share
+    /// (each row is its own stream, so a worker carries its rows' state).
+    pub fn rows(&self, rows: std::ops::Range<usize>) -> Window {
+        let span = rows.start * self.time..rows.end * self.time;
+        Window {
+            input: self.input[span.clone()].to_vec(),
+            target: self.target[span].to_vec(),
+            batch: rows.len(),
+            time: self.time,
+        }
+    }
+
     /// The input as a `[batch, time]` integer tensor on `device`.
     pub fn input_tensor(&self, device: &Device) -> Tensor<2, Int> {
         Tensor::from_data(TensorData::new(self.input.clone(), self.dims()), device)

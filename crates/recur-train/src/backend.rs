@@ -3,7 +3,10 @@
 use burn::tensor::Device;
 
 /// A burn backend Recur is built with; the value of every `--backend` flag.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Backend {
     /// burn-ndarray on the CPU (the default for tests).
     Ndarray,

@@ -28,8 +28,13 @@ pub struct TrainingState {
     pub epoch: usize,
     /// The global optimizer step.
     pub step: u64,
-    /// The best validation loss so far, if any.
+    /// The best value so far of the metric the best checkpoint is kept by
+    /// (see [`Best`](crate::Best)), if any.
     pub best_valid: Option<f64>,
+    /// Wall-clock seconds of training and validation so far, over every
+    /// invocation of the run (what `--minutes` limits).
+    #[serde(default)]
+    pub seconds: f64,
     /// Anything else the app wants back on resume (learning rate, data
     /// position, RNG seed, ...); `null` if nothing.
     #[serde(default)]
@@ -43,6 +48,7 @@ impl TrainingState {
             epoch,
             step,
             best_valid: None,
+            seconds: 0.0,
             extra: serde_json::Value::Null,
         }
     }
@@ -107,7 +113,11 @@ impl Checkpointer {
             let entry = entry.map_err(TrainError::io(&dir))?;
             if entry.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
                 let path = entry.path();
-                fs::remove_dir_all(&path).map_err(TrainError::io(&path))?;
+                match fs::remove_dir_all(&path) {
+                    // Another worker of the same run removed it first.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    result => result.map_err(TrainError::io(&path))?,
+                }
             }
         }
         Ok(Checkpointer {
@@ -258,4 +268,26 @@ impl Checkpointer {
         }
         Ok(())
     }
+}
+
+/// `model` with the parameters of `run`'s best checkpoint (`best/`, see
+/// [`Best`](crate::Best)), or of its latest one when it keeps no best, and
+/// that checkpoint's state: what inference commands use.
+pub fn load_best<M: Module>(
+    run: &crate::RunDir,
+    model: M,
+) -> Result<(M, TrainingState), TrainError> {
+    for dir in [run.best(), run.checkpoints()] {
+        if !dir.is_dir() {
+            continue;
+        }
+        let checkpointer = Checkpointer::new(&dir, usize::MAX)?;
+        if let Some(checkpoint) = checkpointer.latest()? {
+            let (model, _, state) = checkpointer.load(&checkpoint, model, None)?;
+            return Ok((model, state));
+        }
+    }
+    Err(TrainError::NoCheckpoint {
+        path: run.checkpoints(),
+    })
 }

@@ -86,6 +86,23 @@ pub enum TrainError {
         /// The missing file's name.
         missing: String,
     },
+    /// A run has no checkpoint to load yet.
+    #[error("{path}: no checkpoint yet")]
+    NoCheckpoint {
+        /// The checkpoint folder.
+        path: PathBuf,
+    },
+    /// A flag's value is refused.
+    #[error("--{flag}: {message}")]
+    Flag {
+        /// The flag's name, without the dashes.
+        flag: String,
+        /// What is wrong with its value.
+        message: String,
+    },
+    /// Data-parallel training could not start or continue.
+    #[error("workers: {0}")]
+    Workers(String),
     /// A loss (or other watched value) became NaN or infinite; the caller
     /// should stop and resume from the last good checkpoint.
     #[error("non-finite {name} ({value}) at epoch {epoch}, step {step}")]
@@ -105,6 +122,14 @@ impl TrainError {
     pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> TrainError {
         let path = path.into();
         move |source| TrainError::Io { path, source }
+    }
+
+    /// A [`TrainError::Flag`] for `--flag`.
+    pub fn flag(flag: &str, message: impl Into<String>) -> TrainError {
+        TrainError::Flag {
+            flag: flag.to_string(),
+            message: message.into(),
+        }
     }
 
     pub(crate) fn json(path: impl Into<PathBuf>) -> impl FnOnce(serde_json::Error) -> TrainError {
@@ -134,5 +159,31 @@ pub fn check_finite(name: &str, value: f64, epoch: usize, step: u64) -> Result<f
             epoch,
             step,
         })
+    }
+}
+
+/// The error of an app's command: any error, shown as its one line. `?`
+/// turns every library error (and a `String` or `&str`) into one;
+/// [`Context::context`] prefixes what was being done.
+pub type AppError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Prefixes an error with what was being done: `--init: <error>`.
+pub trait Context<T> {
+    /// `Err(e)` becomes `Err("<what>: <e>")`.
+    fn context(self, what: impl std::fmt::Display) -> Result<T, AppError>;
+}
+
+impl<T, E: std::fmt::Display> Context<T> for Result<T, E> {
+    fn context(self, what: impl std::fmt::Display) -> Result<T, AppError> {
+        self.map_err(|e| format!("{what}: {e}").into())
+    }
+}
+
+/// Ends an app's `main`: an error is printed as `error: <message>` on
+/// stderr and the process exits with code 1.
+pub fn exit_on_error(result: Result<(), AppError>) {
+    if let Err(error) = result {
+        eprintln!("error: {error}");
+        std::process::exit(1);
     }
 }

@@ -4,17 +4,26 @@ mod backend;
 mod checkpoint;
 mod clip;
 mod error;
+mod flags;
 mod metrics;
+#[cfg(feature = "mpi")]
+mod mpi;
 pub mod plot;
 mod progress;
 mod run;
+pub mod testing;
+mod trainer;
+mod workers;
 
 pub use backend::Backend;
 pub use checkpoint::{
-    Checkpoint, Checkpointer, MODEL_FILE, OPTIMIZER_FILE, STATE_FILE, TrainingState,
+    Checkpoint, Checkpointer, MODEL_FILE, OPTIMIZER_FILE, STATE_FILE, TrainingState, load_best,
 };
 pub use clip::clip_grad_norm;
-pub use error::{TrainError, check_finite};
-pub use metrics::{Metrics, MetricsLog, read_metrics};
+pub use error::{AppError, Context, TrainError, check_finite, exit_on_error};
+pub use flags::{Defaults, RunConfig, TrainFlags};
+pub use metrics::{Metrics, MetricsLog, read_metrics, row_values, write_row};
 pub use progress::{LineParts, Progress, format_bar, format_count, format_duration, format_line};
-pub use run::{RunDir, utc_timestamp};
+pub use run::{RunDir, utc_timestamp, write_atomic};
+pub use trainer::{Best, Loss, Task, Trained, train};
+pub use workers::Shard;

@@ -169,3 +169,68 @@ pub fn read_metrics(path: impl AsRef<Path>) -> Result<Metrics, TrainError> {
     }
     Ok(Metrics { columns, rows })
 }
+
+/// The fields of a metrics struct as `(name, value)` pairs, in the order of
+/// its fields: numbers as they are, `None` (or JSON `null`) as NaN, `true`
+/// and `false` as 1 and 0. Anything else (a string, a list) is a
+/// [`TrainError::Csv`] naming `path`, the file the row is for.
+pub fn row_values<R: serde::Serialize>(
+    row: &R,
+    path: &Path,
+) -> Result<Vec<(String, f64)>, TrainError> {
+    let bad = |message: String| TrainError::Csv {
+        path: path.to_path_buf(),
+        line: 0,
+        message,
+    };
+    // serde_json writes the fields in order; reading the text back as a
+    // sequence of entries keeps it (its `Map` would sort them).
+    let text = serde_json::to_string(row).map_err(|e| bad(e.to_string()))?;
+    let OrderedRow(values) = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    Ok(values)
+}
+
+/// A flat JSON object of numbers, in the order of its entries.
+struct OrderedRow(Vec<(String, f64)>);
+
+impl<'de> serde::Deserialize<'de> for OrderedRow {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> serde::de::Visitor<'de> for Entries {
+            type Value = OrderedRow;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a struct of numbers")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<OrderedRow, A::Error> {
+                let mut values = Vec::new();
+                while let Some((name, value)) = map.next_entry::<String, serde_json::Value>()? {
+                    let number = match &value {
+                        serde_json::Value::Number(n) => n.as_f64().unwrap_or(f64::NAN),
+                        serde_json::Value::Null => f64::NAN,
+                        serde_json::Value::Bool(b) => f64::from(u8::from(*b)),
+                        other => {
+                            return Err(serde::de::Error::custom(format!(
+                                "metric `{name}` is {other}, not a number"
+                            )));
+                        }
+                    };
+                    values.push((name, number));
+                }
+                Ok(OrderedRow(values))
+            }
+        }
+        deserializer.deserialize_map(Entries)
+    }
+}
+
+/// Appends one row of `(column, value)` pairs to the metrics CSV at `path`,
+/// whose header is the row's columns (written if the file is new, checked
+/// if not).
+pub fn write_row(path: &Path, row: &[(String, f64)]) -> Result<(), TrainError> {
+    let columns: Vec<&str> = row.iter().map(|(name, _)| name.as_str()).collect();
+    let values: Vec<f64> = row.iter().map(|&(_, value)| value).collect();
+    MetricsLog::open(path, &columns)?.append(&values)
+}

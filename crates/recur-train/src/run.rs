@@ -101,6 +101,12 @@ impl RunDir {
         self.path.join("checkpoints")
     }
 
+    /// `best/`: the checkpoint of the best validation metric (see
+    /// [`Best`](crate::Best)).
+    pub fn best(&self) -> PathBuf {
+        self.path.join("best")
+    }
+
     /// `plots/`.
     pub fn plots(&self) -> PathBuf {
         self.path.join("plots")
@@ -114,7 +120,7 @@ impl RunDir {
 
 /// Writes `bytes` to `path` through a temporary file in the same folder and
 /// a rename, so readers never see half a file.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

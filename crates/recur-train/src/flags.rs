@@ -1,0 +1,250 @@
+//! The flags every app's `train` command shares, and how a resumed run's
+//! saved configuration meets the flags given with `--resume`.
+
+use std::path::{Path, PathBuf};
+
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Command};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{Backend, RunDir, TrainError};
+
+/// The flags of every app's `train` command, with one name and one meaning
+/// in all of them. An app flattens them into its own configuration
+/// (`#[command(flatten)]` and `#[serde(flatten)]`), so they are saved in the
+/// run's `config.json` beside the app's own flags; its defaults come from
+/// [`Defaults::apply`].
+#[derive(clap::Args, Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainFlags {
+    /// burn backend.
+    #[arg(long, value_enum, default_value_t = Backend::Flex)]
+    pub backend: Backend,
+    /// Epochs to train, counted over the whole run (a resumed run trains up
+    /// to this many).
+    #[arg(long, default_value_t = 10)]
+    pub epochs: usize,
+    /// Wall-clock budget of the whole run in minutes, training and
+    /// validation, summed over every invocation of a resumed run (0: no
+    /// limit). The epoch it runs out in ends early and is validated and
+    /// checkpointed; `--resume DIR --minutes M` continues with a larger one.
+    #[arg(long, default_value_t = 0.0)]
+    pub minutes: f64,
+    /// Samples per batch, over all workers together.
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 2e-3)]
+    pub lr: f64,
+    /// Learning-rate decay: epoch e trains at lr * lr_decay^(e-1).
+    #[arg(long, default_value_t = 1.0)]
+    pub lr_decay: f64,
+    /// Largest joint L2 norm of all gradients together (a larger one is
+    /// scaled down, as PyTorch's `clip_grad_norm_`); 0: no clipping.
+    #[arg(long, default_value_t = 5.0)]
+    pub clip: f32,
+    /// Seed of the initial weights and of every random draw of training.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Folder under which `runs/<system>/<timestamp>/` is created.
+    #[arg(long, default_value = ".")]
+    #[serde(skip)]
+    pub root: PathBuf,
+    /// Continue the run in this folder from its latest checkpoint. Only
+    /// `--epochs`, `--minutes`, `--backend` and `--workers` may differ from
+    /// the run's saved configuration.
+    #[arg(long)]
+    #[serde(skip)]
+    pub resume: Option<PathBuf>,
+    /// Data-parallel worker processes (MPI ranks): each trains on 1/N of
+    /// every batch and the gradients are averaged. `cargo xtask train APP
+    /// --workers N` starts them with `mpirun`.
+    #[arg(long, default_value_t = 1)]
+    pub workers: usize,
+}
+
+impl Default for TrainFlags {
+    /// The flags' defaults, as the command line has them.
+    fn default() -> TrainFlags {
+        use clap::{Args, FromArgMatches};
+        let command = TrainFlags::augment_args(Command::new("train"));
+        let matches = command.get_matches_from(["train"]);
+        TrainFlags::from_arg_matches(&matches).expect("the defaults parse")
+    }
+}
+
+/// The flags a resumed run may change: its budget (kept from the saved
+/// configuration unless given again).
+const BUDGET: [&str; 2] = ["epochs", "minutes"];
+/// How a run is run, not what it is: always this command line's (default or
+/// given), so a run resumes on any backend and any number of workers.
+const HOW_IT_RUNS: [&str; 2] = ["backend", "workers"];
+/// Flags that are not part of a run's configuration.
+const NOT_SAVED: [&str; 2] = ["root", "resume"];
+
+impl TrainFlags {
+    /// Checks the values a user can get wrong; the error names the flag.
+    pub fn validate(&self) -> Result<(), TrainError> {
+        let positive = |name: &str, value: f64| {
+            if value.is_finite() && value > 0.0 {
+                Ok(())
+            } else {
+                Err(TrainError::flag(
+                    name,
+                    format!("must be a positive number, got {value}"),
+                ))
+            }
+        };
+        let at_least_one = |name: &str, value: usize| {
+            if value >= 1 {
+                Ok(())
+            } else {
+                Err(TrainError::flag(name, "must be at least 1"))
+            }
+        };
+        at_least_one("epochs", self.epochs)?;
+        at_least_one("batch", self.batch)?;
+        at_least_one("workers", self.workers)?;
+        positive("lr", self.lr)?;
+        positive("lr-decay", self.lr_decay)?;
+        if !(self.minutes.is_finite() && self.minutes >= 0.0) {
+            return Err(TrainError::flag(
+                "minutes",
+                format!("must be 0 or more, got {}", self.minutes),
+            ));
+        }
+        if !(self.clip.is_finite() && self.clip >= 0.0) {
+            return Err(TrainError::flag(
+                "clip",
+                format!("must be 0 (off) or more, got {}", self.clip),
+            ));
+        }
+        if self.batch < self.workers {
+            return Err(TrainError::flag(
+                "batch",
+                format!(
+                    "{} is fewer samples than --workers {}: every worker needs a share",
+                    self.batch, self.workers
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The learning rate of `epoch` (from 1): `lr * lr_decay^(epoch - 1)`.
+    pub fn lr_at(&self, epoch: usize) -> f64 {
+        self.lr * self.lr_decay.powi(epoch.saturating_sub(1) as i32)
+    }
+}
+
+/// An app's own defaults for the shared flags (the rest keep
+/// [`TrainFlags`]' own).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Defaults {
+    /// `--epochs`.
+    pub epochs: usize,
+    /// `--batch`.
+    pub batch: usize,
+    /// `--lr`.
+    pub lr: f64,
+    /// `--lr-decay`.
+    pub lr_decay: f64,
+    /// `--clip`.
+    pub clip: f32,
+}
+
+impl Defaults {
+    /// `command` with these defaults on its `train` subcommand's flags, so
+    /// that `--help` shows them and parsing uses them.
+    pub fn apply(&self, command: Command) -> Command {
+        command.mut_subcommand("train", |train| {
+            train
+                .mut_arg("epochs", |a| a.default_value(self.epochs.to_string()))
+                .mut_arg("batch", |a| a.default_value(self.batch.to_string()))
+                .mut_arg("lr", |a| a.default_value(self.lr.to_string()))
+                .mut_arg("lr_decay", |a| a.default_value(self.lr_decay.to_string()))
+                .mut_arg("clip", |a| a.default_value(self.clip.to_string()))
+        })
+    }
+}
+
+/// The configuration a `train` command runs with: the one given on the
+/// command line for a new run, or the resumed run's saved one with the
+/// changes `--resume` allows.
+#[derive(Debug)]
+pub struct RunConfig<C> {
+    /// The app's whole configuration.
+    pub config: C,
+    /// The run folder being resumed, `None` for a new run.
+    pub resumed: Option<RunDir>,
+}
+
+impl<C: Serialize + DeserializeOwned> RunConfig<C> {
+    /// Resolves `given` (parsed from `matches`, the `train` subcommand's
+    /// matches) against the run in `resume`, if any.
+    ///
+    /// A resumed run keeps its saved configuration, with `--backend` and
+    /// `--workers` of this command line (given or default) and `--epochs`
+    /// and `--minutes` if given here; any other flag given here must equal
+    /// the saved value, or [`TrainError::Flag`] names it. `train` flags are the
+    /// configuration's fields, spelled with `-` for `_`.
+    pub fn resolve(
+        given: C,
+        matches: &ArgMatches,
+        resume: Option<&Path>,
+    ) -> Result<RunConfig<C>, TrainError> {
+        let Some(path) = resume else {
+            return Ok(RunConfig {
+                config: given,
+                resumed: None,
+            });
+        };
+        let run = RunDir::open(path)?;
+        let config_path = run.config();
+        let mut saved: Value = run.read_config()?;
+        let given = serde_json::to_value(&given).map_err(TrainError::json(&config_path))?;
+        let (Value::Object(saved_fields), Value::Object(given_fields)) = (&mut saved, &given)
+        else {
+            return Err(TrainError::flag(
+                "resume",
+                "the configuration is not a table",
+            ));
+        };
+        for id in HOW_IT_RUNS {
+            if let Some(value) = given_fields.get(id) {
+                saved_fields.insert(id.to_string(), value.clone());
+            }
+        }
+        for id in matches.ids().map(|id| id.as_str()) {
+            let given_here = matches.value_source(id) == Some(ValueSource::CommandLine);
+            if !given_here || NOT_SAVED.contains(&id) || HOW_IT_RUNS.contains(&id) {
+                continue;
+            }
+            // Argument groups (a flattened struct's name) have no value.
+            let Some(value) = given_fields.get(id) else {
+                continue;
+            };
+            if BUDGET.contains(&id) {
+                saved_fields.insert(id.to_string(), value.clone());
+            } else if saved_fields.get(id) != Some(value) {
+                let was = saved_fields
+                    .get(id)
+                    .map_or_else(|| "nothing".to_string(), Value::to_string);
+                return Err(TrainError::flag(
+                    &id.replace('_', "-"),
+                    format!(
+                        "is {value} but the resumed run {} has {was}; only --epochs, --minutes, \
+                         --backend and --workers may change on --resume",
+                        run.path().display()
+                    ),
+                ));
+            }
+        }
+        let config = serde_json::from_value(saved).map_err(TrainError::json(&config_path))?;
+        Ok(RunConfig {
+            config,
+            resumed: Some(run),
+        })
+    }
+}
