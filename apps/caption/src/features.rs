@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use recur_data::read_flickr_captions;
-use recur_train::{Backend, Progress};
+use recur_train::{AppError, Backend, Context, Progress};
 use recur_vision::{EfficientNetLite0, load_images};
 
 /// Where `cargo xtask data fetch efficientnet-lite0` puts the weights.
@@ -46,12 +46,13 @@ pub struct FeaturesArgs {
 }
 
 /// Runs `caption features`.
-pub fn run(args: FeaturesArgs) -> Result<(), String> {
+pub fn run(args: FeaturesArgs) -> Result<(), AppError> {
     if !args.weights.is_file() {
         return Err(format!(
             "{}: no such file (run `cargo xtask data fetch efficientnet-lite0`)",
             args.weights.display()
-        ));
+        )
+        .into());
     }
     let captions = args
         .captions
@@ -62,17 +63,17 @@ pub fn run(args: FeaturesArgs) -> Result<(), String> {
         None => image_names(&args.images)?,
     };
     if names.is_empty() {
-        return Err(format!("{}: no PNG or JPEG images", args.images.display()));
+        return Err(format!("{}: no PNG or JPEG images", args.images.display()).into());
     }
     let device = args.backend.device();
-    let net = EfficientNetLite0::load(&args.weights, &device).map_err(|e| e.to_string())?;
+    let net = EfficientNetLite0::load(&args.weights, &device)?;
     let batch_size = args.batch_size.max(1);
     let mut rows: Vec<f32> = Vec::with_capacity(names.len() * 1280);
     let mut columns = 0;
     let mut progress = Progress::new(names.len() as u64, "img/s");
     for batch in names.chunks(batch_size) {
         let paths: Vec<PathBuf> = batch.iter().map(|name| args.images.join(name)).collect();
-        let images = load_images(&paths, &device).map_err(|e| e.to_string())?;
+        let images = load_images(&paths, &device)?;
         let pooled = net.features(images).pooled;
         columns = pooled.dims()[1];
         let values = pooled
@@ -84,7 +85,7 @@ pub fn run(args: FeaturesArgs) -> Result<(), String> {
     }
     progress.finish();
 
-    std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out).context(args.out.display())?;
     let npy = args.out.join("features.npy");
     write_file(&npy, &npy_bytes(&rows, names.len(), columns))?;
     let list = args.out.join("images.txt");
@@ -95,7 +96,7 @@ pub fn run(args: FeaturesArgs) -> Result<(), String> {
     if let Some(path) = &captions {
         let token = args.out.join("image_captions.token");
         if std::fs::canonicalize(path).ok() != std::fs::canonicalize(&token).ok() {
-            let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let text = std::fs::read(path).context(path.display())?;
             write_file(&token, &text)?;
         }
         wrote.push_str(&format!(" and {}", token.display()));
@@ -119,8 +120,8 @@ fn find_captions(images: &Path) -> Option<PathBuf> {
 
 /// The captioned images in order of first appearance; each must be a file
 /// in `images`.
-fn captioned_images(captions: &Path, images: &Path) -> Result<Vec<String>, String> {
-    let lines = read_flickr_captions(captions).map_err(|e| e.to_string())?;
+fn captioned_images(captions: &Path, images: &Path) -> Result<Vec<String>, AppError> {
+    let lines = read_flickr_captions(captions)?;
     let mut seen = HashSet::new();
     let mut names = Vec::new();
     for (line, caption) in lines.into_iter().enumerate() {
@@ -132,7 +133,8 @@ fn captioned_images(captions: &Path, images: &Path) -> Result<Vec<String>, Strin
                     line + 1,
                     caption.image,
                     images.display()
-                ));
+                )
+                .into());
             }
             names.push(caption.image);
         }
@@ -141,8 +143,8 @@ fn captioned_images(captions: &Path, images: &Path) -> Result<Vec<String>, Strin
 }
 
 /// The PNG and JPEG files in `images`, sorted by name.
-fn image_names(images: &Path) -> Result<Vec<String>, String> {
-    let entries = std::fs::read_dir(images).map_err(|e| format!("{}: {e}", images.display()))?;
+fn image_names(images: &Path) -> Result<Vec<String>, AppError> {
+    let entries = std::fs::read_dir(images).context(images.display())?;
     let mut names: Vec<String> = entries
         .filter_map(Result::ok)
         .filter(|entry| entry.path().is_file())
@@ -179,10 +181,10 @@ fn npy_bytes(values: &[f32], rows: usize, columns: usize) -> Vec<u8> {
 }
 
 /// Writes through a temporary file, so a half-written output never remains.
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), AppError> {
     let mut temporary = path.as_os_str().to_owned();
     temporary.push(".tmp");
     let temporary = PathBuf::from(temporary);
-    std::fs::write(&temporary, bytes).map_err(|e| format!("{}: {e}", temporary.display()))?;
-    std::fs::rename(&temporary, path).map_err(|e| format!("{}: {e}", path.display()))
+    std::fs::write(&temporary, bytes).context(temporary.display())?;
+    std::fs::rename(&temporary, path).context(path.display())
 }

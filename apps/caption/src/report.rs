@@ -8,12 +8,13 @@ use burn::tensor::Device;
 use recur_caption::{CaptionData, CaptionModel, Picture};
 use recur_data::{Split, WordVocab, tokenize};
 use recur_eval::{Bleu, BleuConfig, MAX_NGRAM_ORDER};
-use recur_seq2seq::search::{Hypothesis, SearchConfig};
-use recur_train::RunDir;
+use recur_seq2seq::search::Hypothesis;
 use recur_train::plot::encode_png;
+use recur_train::{AppError, Context, RunDir};
 use serde::Serialize;
 
-use crate::{Config, caption_images, err};
+use crate::Config;
+use crate::model::{caption_images, search};
 
 /// Pictures in the page are drawn this many times their size.
 const ZOOM: usize = 4;
@@ -46,7 +47,11 @@ fn bleu_up_to(bleu: &Bleu) -> [f64; MAX_NGRAM_ORDER] {
 
 /// Corpus BLEU of `hypotheses` against every reference of each test image,
 /// all lowercased and tokenised the same way.
-fn score(hypotheses: &[String], references: &[Vec<String>], beam: usize) -> Result<Scores, String> {
+fn score(
+    hypotheses: &[String],
+    references: &[Vec<String>],
+    beam: usize,
+) -> Result<Scores, AppError> {
     let streams = references.iter().map(Vec::len).max().unwrap_or(0);
     // sacrebleu wants equally many references per image: repeat the first,
     // which changes neither the clipped counts nor the closest length.
@@ -59,9 +64,7 @@ fn score(hypotheses: &[String], references: &[Vec<String>], beam: usize) -> Resu
         })
         .collect();
     let hypotheses: Vec<&str> = hypotheses.iter().map(String::as_str).collect();
-    let bleu = BleuConfig::corpus()
-        .corpus_score(&hypotheses, &streams)
-        .map_err(err)?;
+    let bleu = BleuConfig::corpus().corpus_score(&hypotheses, &streams)?;
     Ok(Scores {
         beam,
         bleu: bleu_up_to(&bleu),
@@ -82,15 +85,14 @@ pub fn evaluate(
     vocab: &WordVocab,
     model: &CaptionModel,
     device: &Device,
-) -> Result<(), String> {
+) -> Result<(), AppError> {
     let test = data.split(Split::Test);
     if test.is_empty() {
         eprintln!("no test images: nothing to evaluate");
         return Ok(());
     }
-    let mut search = SearchConfig::new(WordVocab::START, WordVocab::END, config.max_len + 1);
-    let greedy = caption_images(model, data, &test, &search, device);
-    search.beam_size = config.beam.max(1);
+    let greedy = caption_images(model, data, &test, &search(config.max_len, 1), device);
+    let search = search(config.max_len, config.beam);
     let beam = caption_images(model, data, &test, &search, device);
     let text = |hypotheses: &[Hypothesis]| -> Vec<String> {
         hypotheses
@@ -118,11 +120,8 @@ pub fn evaluate(
         "greedy": scores[0],
         "beam": scores[1],
     });
-    std::fs::write(
-        run.path().join("results.json"),
-        serde_json::to_string_pretty(&json).map_err(err)?,
-    )
-    .map_err(|e| format!("{}: {e}", run.path().display()))?;
+    let path = run.path().join("results.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&json)?).context(path.display())?;
 
     let mut samples = String::new();
     for (k, &i) in test.iter().enumerate() {
@@ -136,8 +135,8 @@ pub fn evaluate(
             data.images[i].captions.join("\n  reference: ")
         );
     }
-    std::fs::write(run.samples().join("test.txt"), &samples)
-        .map_err(|e| format!("{}: {e}", run.samples().display()))?;
+    let path = run.samples().join("test.txt");
+    std::fs::write(&path, &samples).context(path.display())?;
     let shown: String = samples.split_inclusive('\n').take(5 * 6).collect();
     eprintln!("--- test samples (all in samples/test.txt) ---\n{shown}");
     println!("{}", line("greedy", &scores[0]));
@@ -169,9 +168,9 @@ fn page(
     greedy: &[Hypothesis],
     greedy_text: &[String],
     beam_text: &[String],
-) -> Result<(), String> {
+) -> Result<(), AppError> {
     let images = run.path().join("images");
-    std::fs::create_dir_all(&images).map_err(|e| format!("{}: {e}", images.display()))?;
+    std::fs::create_dir_all(&images).context(images.display())?;
     let write = |name: &str, picture: &Picture| {
         let path = images.join(name);
         let zoomed = zoom(picture, ZOOM);
@@ -179,7 +178,7 @@ fn page(
             &path,
             encode_png(zoomed.width as u32, zoomed.height as u32, &zoomed.rgb),
         )
-        .map_err(|e| format!("{}: {e}", path.display()))
+        .context(path.display())
     };
     let mut html = String::from(
         "<!doctype html>\n<meta charset=\"utf-8\">\n<title>caption run</title>\n<style>\
@@ -244,7 +243,7 @@ fn page(
     }
     html.push_str("</table>\n");
     let path = run.path().join("index.html");
-    std::fs::write(&path, html).map_err(|e| format!("{}: {e}", path.display()))?;
+    std::fs::write(&path, html).context(path.display())?;
     eprintln!("page: {}", path.display());
     Ok(())
 }

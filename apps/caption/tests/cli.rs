@@ -4,46 +4,17 @@
 
 #![allow(clippy::unwrap_used)] // a failed test may panic
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
+use recur_train::testing::{App, one_error_line, stderr};
 use recur_train::{Backend, read_metrics};
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("caption-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn caption(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_caption"))
-        .args(args)
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
-        .output()
-        .unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// The one run folder a train command made under `dir`.
-fn only_run(dir: &Path) -> PathBuf {
-    let runs: Vec<PathBuf> = std::fs::read_dir(dir.join("runs/caption"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(runs.len(), 1, "one run folder in {}", dir.display());
-    runs.into_iter().next().unwrap()
-}
+const APP: App = App::new("caption", env!("CARGO_BIN_EXE_caption"));
 
 const TINY: [&str; 20] = [
     "--shapes-train",
     "24",
     "--shapes-eval",
     "4",
-    "--embed",
+    "--embedding",
     "8",
     "--hidden",
     "16",
@@ -64,7 +35,7 @@ const TINY: [&str; 20] = [
 #[test]
 fn train_resume_and_caption() {
     for backend in Backend::for_tests() {
-        let dir = scratch(backend.name());
+        let dir = APP.scratch(backend.name());
         let root = dir.to_str().unwrap();
         let mut args = vec![
             "train",
@@ -75,7 +46,7 @@ fn train_resume_and_caption() {
             "--attention",
         ];
         args.extend(TINY);
-        let output = caption(&args);
+        let output = APP.run(&args);
         assert!(output.status.success(), "{backend}: {}", stderr(&output));
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         assert!(
@@ -87,7 +58,7 @@ fn train_resume_and_caption() {
             "{backend}: {stdout}"
         );
 
-        let run = only_run(&dir);
+        let run = APP.only_run(&dir);
         for file in [
             "config.json",
             "vocab.json",
@@ -118,7 +89,7 @@ fn train_resume_and_caption() {
             config.replace("\"epochs\": 1", "\"epochs\": 2"),
         )
         .unwrap();
-        let output = caption(&[
+        let output = APP.run(&[
             "train",
             "--backend",
             backend.name(),
@@ -142,7 +113,7 @@ fn train_resume_and_caption() {
             "{backend}: {metrics}"
         );
 
-        let output = caption(&[
+        let output = APP.run(&[
             "caption",
             "--backend",
             backend.name(),
@@ -161,9 +132,64 @@ fn train_resume_and_caption() {
     }
 }
 
+/// `--resume DIR --epochs N` trains a finished run on to epoch N; any flag
+/// other than the budget and the backend that disagrees with the saved run
+/// is refused, naming it.
+#[test]
+fn resume_extends_epochs_and_refuses_other_changed_flags() {
+    let backend = Backend::for_tests()[0];
+    let dir = APP.scratch(&format!("resume-{backend}"));
+    let mut args = vec![
+        "train",
+        "--backend",
+        backend.name(),
+        "--root",
+        dir.to_str().unwrap(),
+    ];
+    args.extend(TINY);
+    let output = APP.run(&args);
+    assert!(output.status.success(), "{backend}: {}", stderr(&output));
+    let run = APP.only_run(&dir);
+    let epochs = || {
+        read_metrics(run.join("metrics.csv"))
+            .unwrap()
+            .column("epoch")
+            .unwrap()
+    };
+    assert_eq!(epochs(), [1.0], "{backend}");
+
+    let resume = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--backend",
+            backend.name(),
+            "--resume",
+            run.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        APP.run(&args)
+    };
+    let output = resume(&["--epochs", "2"]);
+    assert!(output.status.success(), "{backend}: {}", stderr(&output));
+    assert!(
+        stderr(&output).contains("resumed from"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(epochs(), [1.0, 2.0], "{backend}: epoch 2 trained");
+    let config = std::fs::read_to_string(run.join("config.json")).unwrap();
+    assert!(config.contains("\"epochs\": 2"), "{config}");
+
+    let output = resume(&["--hidden", "99"]);
+    one_error_line(&output, &["--hidden", "99"]);
+    assert_eq!(epochs(), [1.0, 2.0], "{backend}: nothing trained");
+    assert_eq!(APP.runs(&dir).len(), 1, "no new run folder");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn bad_input_is_one_clear_line_and_leaves_no_run() {
-    let dir = scratch("bad");
+    let dir = APP.scratch("bad");
     let root = dir.to_str().unwrap();
     let features = dir.join("features");
     std::fs::create_dir_all(&features).unwrap();
@@ -178,7 +204,7 @@ fn bad_input_is_one_clear_line_and_leaves_no_run() {
             features.to_str().unwrap(),
         ];
         args.extend(extra);
-        caption(&args)
+        APP.run(&args)
     };
 
     let output = train(&[]);
@@ -223,7 +249,7 @@ fn bad_input_is_one_clear_line_and_leaves_no_run() {
         )
     );
 
-    let output = caption(&[
+    let output = APP.run(&[
         "train",
         "--root",
         root,
@@ -245,7 +271,7 @@ fn bad_input_is_one_clear_line_and_leaves_no_run() {
     );
 
     let missing = dir.join("no-weights.pth");
-    let output = caption(&[
+    let output = APP.run(&[
         "train",
         "--root",
         root,
@@ -269,7 +295,7 @@ fn bad_input_is_one_clear_line_and_leaves_no_run() {
         "no run folder for a failed start"
     );
 
-    let output = caption(&["caption", "--run", root]);
+    let output = APP.run(&["caption", "--run", root]);
     assert!(!output.status.success());
     assert_eq!(
         stderr(&output),
@@ -279,7 +305,7 @@ fn bad_input_is_one_clear_line_and_leaves_no_run() {
         )
     );
 
-    let output = caption(&["train", "--encoder", "vgg"]);
+    let output = APP.run(&["train", "--encoder", "vgg"]);
     assert!(!output.status.success());
     assert!(
         stderr(&output).contains("invalid value 'vgg'"),
@@ -294,7 +320,7 @@ fn bad_input_is_one_clear_line_and_leaves_no_run() {
 #[test]
 fn the_same_seed_trains_the_same_run() {
     for backend in Backend::for_tests() {
-        let dir = scratch(&format!("seed-{backend}"));
+        let dir = APP.scratch(&format!("seed-{backend}"));
         let losses = |name: &str| {
             let root = dir.join(name);
             let mut args = vec![
@@ -307,9 +333,9 @@ fn the_same_seed_trains_the_same_run() {
                 "7",
             ];
             args.extend(TINY);
-            let output = caption(&args);
+            let output = APP.run(&args);
             assert!(output.status.success(), "{backend}: {}", stderr(&output));
-            let metrics = read_metrics(only_run(&root).join("metrics.csv")).unwrap();
+            let metrics = read_metrics(APP.only_run(&root).join("metrics.csv")).unwrap();
             ["train_loss", "valid_loss"].map(|column| metrics.column(column).unwrap())
         };
         assert_eq!(losses("a"), losses("b"), "{backend}");

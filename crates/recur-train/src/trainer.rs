@@ -183,11 +183,16 @@ pub fn train<T: Task, C: Serialize>(
         _ => (model, TrainingState::new(0, 0)),
     };
     let mut model = workers.share_weights(model);
+    let shard = workers.shard();
+    if shard.rank > 0 {
+        // Each worker's own draws (dropout) for its shard; rank 0 keeps the
+        // seed's, so that one worker trains as before.
+        device.seed(flags.seed.wrapping_add(shard.rank as u64));
+    }
     let best = match (&run, T::BEST) {
         (Some(run), Some(_)) if leader => Some(Checkpointer::new(run.best(), 1)?),
         _ => None,
     };
-    let shard = workers.shard();
     let check_workers = std::env::var("RECUR_CHECK_WORKERS").is_ok_and(|v| v == "1");
     let plain = flags.backend.device();
     let budget = flags.minutes * 60.0;
@@ -298,7 +303,9 @@ pub fn train<T: Task, C: Serialize>(
                     .ok_or_else(|| {
                         format!("no metric `{}` to keep the best model by", rule.metric)
                     })?;
-                if !value.is_finite() {
+                // Infinite: the model diverged. NaN: nothing to compare (no
+                // validation data; a NaN training loss has stopped the run).
+                if value.is_infinite() {
                     return Err(non_finite(
                         rule.metric,
                         value,
@@ -307,13 +314,14 @@ pub fn train<T: Task, C: Serialize>(
                         Some(checkpointer),
                     ));
                 }
-                let better = state.best_valid.is_none_or(|best| {
-                    if rule.higher_is_better {
-                        value > best
-                    } else {
-                        value < best
-                    }
-                });
+                let better = !value.is_nan()
+                    && state.best_valid.is_none_or(|best| {
+                        if rule.higher_is_better {
+                            value > best
+                        } else {
+                            value < best
+                        }
+                    });
                 if better {
                     state.best_valid = Some(value);
                     // Before the latest checkpoint: a resume after a kill in
