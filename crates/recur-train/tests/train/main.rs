@@ -11,3 +11,4 @@ mod metrics;
 mod plot;
 mod progress;
 mod run;
+mod trainer;
