@@ -94,6 +94,7 @@ struct Config {
     min_count: u64,
     /// Word (and image) embedding size.
     #[arg(long, default_value_t = 64)]
+    #[serde(alias = "embed")] // its name in runs saved before 2026-12-04
     embedding: usize,
     /// LSTM hidden units.
     #[arg(long, default_value_t = 128)]

@@ -17,6 +17,8 @@ use crate::{Backend, RunDir, TrainError};
 /// run's `config.json` beside the app's own flags; its defaults come from
 /// [`Defaults::apply`].
 #[derive(clap::Args, Clone, Debug, PartialEq, Serialize, Deserialize)]
+// A run saved before a flag existed reads as that flag's default.
+#[serde(default)]
 pub struct TrainFlags {
     /// burn backend.
     #[arg(long, value_enum, default_value_t = Backend::Flex)]
@@ -106,7 +108,13 @@ impl TrainFlags {
         at_least_one("epochs", self.epochs)?;
         at_least_one("batch", self.batch)?;
         at_least_one("workers", self.workers)?;
-        positive("lr", self.lr)?;
+        // 0 is allowed: it evaluates given weights (`--init`) through a run.
+        if !(self.lr.is_finite() && self.lr >= 0.0) {
+            return Err(TrainError::flag(
+                "lr",
+                format!("must be 0 or a positive number, got {}", self.lr),
+            ));
+        }
         positive("lr-decay", self.lr_decay)?;
         if !(self.minutes.is_finite() && self.minutes >= 0.0) {
             return Err(TrainError::flag(

@@ -220,7 +220,7 @@ fn bad_flags_are_named() {
         ),
         (
             |f| f.lr = f64::NAN,
-            "--lr: must be a positive number, got NaN",
+            "--lr: must be 0 or a positive number, got NaN",
         ),
         (|f| f.clip = -1.0, "--clip: must be 0 (off) or more, got -1"),
         (
