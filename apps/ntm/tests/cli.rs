@@ -1,45 +1,20 @@
-//! ntm end to end: train, resume, evaluate at a longer length with pictures,
-//! the LSTM baseline, a non-finite loss stopping training, the same run again
-//! from the same seed, and bad input, on every backend in
-//! `RECUR_TEST_BACKENDS`.
+//! ntm end to end: train, resume with more epochs, evaluate at a longer
+//! length with pictures, the LSTM baseline, a non-finite loss stopping
+//! training, the same run again from the same seed, and bad input, on every
+//! backend in `RECUR_TEST_BACKENDS`.
 
 #![allow(clippy::unwrap_used)] // a failed test may panic
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::path::{Path, PathBuf};
+use std::process::Output;
 
+use recur_train::testing::{App, one_error_line, stderr};
 use recur_train::{Backend, read_metrics};
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ntm-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn ntm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ntm"))
-        .args(args)
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
-        .output()
-        .unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn only_run(dir: &std::path::Path) -> PathBuf {
-    let runs: Vec<PathBuf> = std::fs::read_dir(dir.join("runs/ntm"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(runs.len(), 1, "one run folder");
-    runs.into_iter().next().unwrap()
-}
+const APP: App = App::new("ntm", env!("CARGO_BIN_EXE_ntm"));
 
 /// A tiny copy task: batches of 4 sequences of lengths 1-3.
-const TINY: [&str; 16] = [
+const TINY: [&str; 14] = [
     "--task",
     "copy",
     "--bits",
@@ -54,23 +29,60 @@ const TINY: [&str; 16] = [
     "4",
     "--batch",
     "4",
-    "--report-every",
-    "8",
 ];
+
+/// `ntm train` of TINY into `root` on `backend`, with epochs of 2 batches
+/// and `extra` arguments.
+fn train_tiny(backend: Backend, root: &Path, extra: &[&str]) -> Output {
+    let mut extra = extra.to_vec();
+    extra.extend(["--epoch-sequences", "8"]);
+    train_tiny_with(backend, root, &extra)
+}
+
+/// `ntm train` of TINY into `root` on `backend`, with `extra` arguments.
+fn train_tiny_with(backend: Backend, root: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "train",
+        "--backend",
+        backend.name(),
+        "--root",
+        root.to_str().unwrap(),
+    ];
+    args.extend(TINY);
+    args.extend(extra);
+    APP.run(&args)
+}
+
+/// `ntm train --resume run` on `backend`, with `extra` arguments.
+fn resume(backend: Backend, run: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "train",
+        "--backend",
+        backend.name(),
+        "--resume",
+        run.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    APP.run(&args)
+}
+
+/// The epochs in a run's metrics.csv.
+fn epochs(run: &Path) -> Vec<f64> {
+    read_metrics(run.join("metrics.csv"))
+        .unwrap()
+        .column("epoch")
+        .unwrap()
+}
 
 #[test]
 fn train_resume_and_eval_longer_sequences() {
     for backend in Backend::for_tests() {
-        let dir = scratch(backend.name());
-        let root = dir.to_str().unwrap();
-        let mut args = vec!["train", "--backend", backend.name(), "--root", root];
-        args.extend(TINY);
-        args.extend(["--sequences", "16", "--checkpoint-every", "8"]);
-        let output = ntm(&args);
+        let dir = APP.scratch(backend.name());
+        let output = train_tiny(backend, &dir, &["--epochs", "2"]);
         assert!(output.status.success(), "{backend}: {}", stderr(&output));
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(stdout.contains("copy size 3:"), "{backend}: {stdout}");
-        let run = only_run(&dir);
+        let run = APP.only_run(&dir);
         for file in [
             "config.json",
             "metrics.csv",
@@ -80,47 +92,39 @@ fn train_resume_and_eval_longer_sequences() {
         ] {
             assert!(run.join(file).is_file(), "{backend}: {file} missing");
         }
-        let metrics = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+        assert!(run.join("best").is_dir(), "{backend}: no best model");
+        let metrics = read_metrics(run.join("metrics.csv")).unwrap();
         assert_eq!(
-            metrics.lines().count(),
-            3,
-            "{backend}: 8 and 16 sequences\n{metrics}"
+            metrics.columns,
+            [
+                "epoch",
+                "step",
+                "train_loss",
+                "train_bit_errors",
+                "valid_loss",
+                "valid_bit_errors",
+                "lr",
+                "sequences_per_second",
+                "seconds"
+            ],
+            "{backend}"
         );
+        assert_eq!(metrics.column("epoch").unwrap(), [1.0, 2.0], "{backend}");
+        // Two batches of 4 sequences per epoch.
+        assert_eq!(metrics.column("step").unwrap(), [2.0, 4.0], "{backend}");
 
-        // The run was meant to be longer: resuming continues from sequence 16.
-        let config_path = run.join("config.json");
-        let config = std::fs::read_to_string(&config_path).unwrap();
-        std::fs::write(
-            &config_path,
-            config.replace("\"sequences\": 16", "\"sequences\": 24"),
-        )
-        .unwrap();
-        let output = ntm(&[
-            "train",
-            "--backend",
-            backend.name(),
-            "--resume",
-            run.to_str().unwrap(),
-        ]);
+        // The run is extended by one epoch: resuming continues at epoch 3.
+        let output = resume(backend, &run, &["--epochs", "3"]);
         assert!(output.status.success(), "{backend}: {}", stderr(&output));
         assert!(
             stderr(&output).contains("resumed from"),
             "{backend}: {}",
             stderr(&output)
         );
-        let metrics = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
-        assert_eq!(
-            metrics.lines().count(),
-            4,
-            "{backend}: one more row\n{metrics}"
-        );
-        assert!(
-            metrics.lines().nth(3).unwrap().starts_with("24,"),
-            "{backend}: {metrics}"
-        );
+        assert_eq!(epochs(&run), [1.0, 2.0, 3.0], "{backend}");
 
         // Longer sequences than trained on, with the paper's pictures.
-        let output = ntm(&[
+        let output = APP.run(&[
             "eval",
             "--backend",
             backend.name(),
@@ -146,31 +150,50 @@ fn train_resume_and_eval_longer_sequences() {
 }
 
 #[test]
+fn resume_extends_epochs_and_refuses_other_changed_flags() {
+    let backend = Backend::for_tests()[0];
+    let dir = APP.scratch(&format!("resume-{backend}"));
+    let output = train_tiny(backend, &dir, &["--epochs", "1"]);
+    assert!(output.status.success(), "{backend}: {}", stderr(&output));
+    let run = APP.only_run(&dir);
+    assert_eq!(epochs(&run), [1.0], "{backend}");
+
+    let output = resume(backend, &run, &["--epochs", "2"]);
+    assert!(output.status.success(), "{backend}: {}", stderr(&output));
+    assert!(
+        stderr(&output).contains("resumed from"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(epochs(&run), [1.0, 2.0], "{backend}: epoch 2 trained");
+    let config = std::fs::read_to_string(run.join("config.json")).unwrap();
+    assert!(config.contains("\"epochs\": 2"), "{config}");
+
+    let output = resume(backend, &run, &["--memory-rows", "7"]);
+    one_error_line(&output, &["--memory-rows", "7"]);
+    assert_eq!(epochs(&run), [1.0, 2.0], "{backend}: nothing trained");
+    assert_eq!(APP.runs(&dir).len(), 1, "no new run folder");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn the_lstm_baseline_trains_and_evaluates() {
     for backend in Backend::for_tests() {
-        let dir = scratch(&format!("lstm-{backend}"));
-        let mut args = vec![
-            "train",
-            "--backend",
-            backend.name(),
-            "--root",
-            dir.to_str().unwrap(),
-        ];
-        args.extend(TINY);
-        args.extend([
-            "--sequences",
-            "16",
+        let dir = APP.scratch(&format!("lstm-{backend}"));
+        let extra = [
+            "--epochs",
+            "1",
             "--model",
             "lstm",
             "--lstm-size",
             "8",
             "--lstm-layers",
             "1",
-        ]);
-        let output = ntm(&args);
+        ];
+        let output = train_tiny(backend, &dir, &extra);
         assert!(output.status.success(), "{backend}: {}", stderr(&output));
-        let run = only_run(&dir);
-        let output = ntm(&[
+        let run = APP.only_run(&dir);
+        let output = APP.run(&[
             "eval",
             "--backend",
             backend.name(),
@@ -189,49 +212,39 @@ fn the_lstm_baseline_trains_and_evaluates() {
 
 #[test]
 fn a_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint() {
-    let dir = scratch("nan");
-    let mut args = vec![
-        "train",
-        "--backend",
-        "ndarray",
-        "--root",
-        dir.to_str().unwrap(),
-    ];
-    args.extend(TINY);
-    // An absurd learning rate overflows the weights within a few steps.
-    args.extend([
-        "--lr",
-        "1e38",
-        "--checkpoint-every",
-        "4",
-        "--sequences",
-        "400",
-    ]);
-    let output = ntm(&args);
-    assert!(!output.status.success(), "training must stop");
-    let message = stderr(&output);
-    let last = message.lines().last().unwrap();
-    assert!(
-        last.starts_with("error: non-finite train loss") && last.contains("training stopped; "),
-        "{message}"
+    let dir = APP.scratch("nan");
+    // An absurd learning rate overflows the weights within a few steps; an
+    // epoch is one step, so epoch 1 (from the initial weights) is finite and
+    // checkpointed.
+    let extra = ["--lr", "1e38", "--epoch-sequences", "4", "--epochs", "100"];
+    let output = train_tiny_with(Backend::Ndarray, &dir, &extra);
+    let line = one_error_line(
+        &output,
+        &[
+            "non-finite train loss (",
+            "at epoch ",
+            "training stopped; the last good checkpoint is ",
+        ],
     );
-    // Every checkpoint left behind was saved before the loss broke.
-    let run = only_run(&dir);
-    let checkpoints: Vec<_> = std::fs::read_dir(run.join("checkpoints"))
+    let path = line.split("the last good checkpoint is ").nth(1).unwrap();
+    assert!(PathBuf::from(path).join("model.bpk").is_file(), "{line}");
+    // Every epoch before the broken one was written.
+    let run = APP.only_run(&dir);
+    let epoch: f64 = line
+        .split("at epoch ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
         .unwrap()
-        .collect();
-    if let Some(path) = last.split("the last good checkpoint is ").nth(1) {
-        assert!(PathBuf::from(path).join("model.bpk").is_file(), "{last}");
-    } else {
-        assert!(last.ends_with("no checkpoint was saved yet"), "{last}");
-        assert!(checkpoints.is_empty());
-    }
+        .parse()
+        .unwrap();
+    assert!(epoch >= 2.0, "{line}");
+    assert_eq!(epochs(&run).last(), Some(&(epoch - 1.0)), "{line}");
     std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
 fn bad_input_is_one_clear_line() {
-    let output = ntm(&["train", "--task", "sorting"]);
+    let output = APP.run(&["train", "--task", "sorting"]);
     assert!(!output.status.success());
     assert!(
         stderr(&output).contains("unknown task `sorting`"),
@@ -239,9 +252,9 @@ fn bad_input_is_one_clear_line() {
         stderr(&output)
     );
 
-    let dir = scratch("bad");
+    let dir = APP.scratch("bad");
     let root = dir.to_str().unwrap();
-    let output = ntm(&[
+    let output = APP.run(&[
         "train",
         "--root",
         root,
@@ -255,12 +268,16 @@ fn bad_input_is_one_clear_line() {
         stderr(&output),
         "error: invalid configuration: sizes must satisfy 2 <= min_size <= max_size, got 1..6\n"
     );
+    let output = APP.run(&["train", "--root", root, "--epoch-sequences", "0"]);
+    one_error_line(&output, &["--epoch-sequences"]);
+    let output = APP.run(&["train", "--root", root, "--batch", "0"]);
+    one_error_line(&output, &["--batch"]);
     assert!(
         !dir.join("runs").exists(),
         "no run folder for a failed start"
     );
 
-    let output = ntm(&["eval", "--run", root, "--length", "40"]);
+    let output = APP.run(&["eval", "--run", root, "--length", "40"]);
     assert!(!output.status.success());
     assert_eq!(
         stderr(&output),
@@ -277,25 +294,19 @@ fn bad_input_is_one_clear_line() {
 #[test]
 fn the_same_seed_trains_the_same_run() {
     for backend in Backend::for_tests() {
-        let dir = scratch(&format!("seed-{backend}"));
+        let dir = APP.scratch(&format!("seed-{backend}"));
         let losses = |name: &str| {
             let root = dir.join(name);
-            let mut args = vec![
-                "train",
-                "--backend",
-                backend.name(),
-                "--root",
-                root.to_str().unwrap(),
-                "--seed",
-                "7",
-                "--sequences",
-                "16",
-            ];
-            args.extend(TINY);
-            let output = ntm(&args);
+            let output = train_tiny(backend, &root, &["--seed", "7", "--epochs", "2"]);
             assert!(output.status.success(), "{backend}: {}", stderr(&output));
-            let metrics = read_metrics(only_run(&root).join("metrics.csv")).unwrap();
-            ["loss", "bit_errors"].map(|column| metrics.column(column).unwrap())
+            let metrics = read_metrics(APP.only_run(&root).join("metrics.csv")).unwrap();
+            [
+                "train_loss",
+                "train_bit_errors",
+                "valid_loss",
+                "valid_bit_errors",
+            ]
+            .map(|column| metrics.column(column).unwrap())
         };
         assert_eq!(losses("a"), losses("b"), "{backend}");
         std::fs::remove_dir_all(&dir).ok();
