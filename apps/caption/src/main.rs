@@ -19,9 +19,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser};
 use recur_data::{Split, WordVocab};
-use recur_train::{
-    AppError, Backend, Defaults, RunConfig, RunDir, TrainFlags, exit_on_error, load_best,
-};
+use recur_train::{AppError, Backend, Defaults, RunConfig, RunDir, TrainFlags, load_best};
 use recur_vision::IMAGE_SIZE;
 use serde::{Deserialize, Serialize};
 
@@ -159,17 +157,11 @@ fn parse_split(s: &str) -> Result<Split, String> {
 }
 
 fn main() {
-    let command = DEFAULTS.apply(<Cli as clap::CommandFactory>::command());
-    let matches = command.get_matches();
-    exit_on_error(
-        (|| match <Cli as clap::FromArgMatches>::from_arg_matches(&matches)? {
-            Cli::Train(config) => {
-                train(config, matches.subcommand_matches("train").expect("train"))
-            }
-            Cli::Caption(args) => caption(args),
-            Cli::Features(args) => features::run(args),
-        })(),
-    );
+    recur_train::run_cli(&DEFAULTS, |cli: Cli, matches| match cli {
+        Cli::Train(config) => train(config, matches),
+        Cli::Caption(args) => caption(args),
+        Cli::Features(args) => features::run(args),
+    });
 }
 
 fn train(given: Config, matches: &clap::ArgMatches) -> Result<(), AppError> {

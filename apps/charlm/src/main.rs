@@ -15,9 +15,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser};
 use recur_cells::CellKind;
 use recur_data::{CharVocab, read_text};
-use recur_train::{
-    AppError, Backend, Defaults, RunConfig, RunDir, TrainFlags, exit_on_error, load_best,
-};
+use recur_train::{AppError, Backend, Defaults, RunConfig, RunDir, TrainFlags, load_best};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{CharLm, generate};
@@ -112,16 +110,10 @@ fn parse_cell(s: &str) -> Result<CellKind, String> {
 }
 
 fn main() {
-    let command = DEFAULTS.apply(<Cli as clap::CommandFactory>::command());
-    let matches = command.get_matches();
-    exit_on_error(
-        (|| match <Cli as clap::FromArgMatches>::from_arg_matches(&matches)? {
-            Cli::Train(config) => {
-                train(config, matches.subcommand_matches("train").expect("train"))
-            }
-            Cli::Sample(args) => sample(args),
-        })(),
-    );
+    recur_train::run_cli(&DEFAULTS, |cli: Cli, matches| match cli {
+        Cli::Train(config) => train(config, matches),
+        Cli::Sample(args) => sample(args),
+    });
 }
 
 fn train(given: Config, matches: &clap::ArgMatches) -> Result<(), AppError> {

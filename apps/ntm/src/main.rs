@@ -17,9 +17,7 @@ use clap::Parser;
 use recur_data::SplitMix64;
 use recur_ntm::loss::{binary_cross_entropy, bit_errors};
 use recur_ntm::{Batch, TaskConfig};
-use recur_train::{
-    AppError, Best, Defaults, Loss, RunConfig, RunDir, Shard, exit_on_error, load_best,
-};
+use recur_train::{AppError, Best, Defaults, Loss, RunConfig, RunDir, Shard, load_best};
 use serde::Serialize;
 
 use crate::config::{Config, EvalArgs};
@@ -177,16 +175,10 @@ impl recur_train::Task for Training {
 }
 
 fn main() {
-    let command = DEFAULTS.apply(<Cli as clap::CommandFactory>::command());
-    let matches = command.get_matches();
-    exit_on_error(
-        (|| match <Cli as clap::FromArgMatches>::from_arg_matches(&matches)? {
-            Cli::Train(config) => {
-                train(config, matches.subcommand_matches("train").expect("train"))
-            }
-            Cli::Eval(args) => eval(args),
-        })(),
-    );
+    recur_train::run_cli(&DEFAULTS, |cli: Cli, matches| match cli {
+        Cli::Train(config) => train(config, matches),
+        Cli::Eval(args) => eval(args),
+    });
 }
 
 fn train(given: Config, matches: &clap::ArgMatches) -> Result<(), AppError> {

@@ -22,9 +22,7 @@ use recur_cells::CellKind;
 use recur_data::tokenize;
 use recur_seq2seq::attention::AttentionKind;
 use recur_seq2seq::search::{SearchConfig, beam_search, greedy};
-use recur_train::{
-    AppError, Backend, Defaults, RunConfig, RunDir, TrainFlags, exit_on_error, load_best,
-};
+use recur_train::{AppError, Backend, Defaults, RunConfig, RunDir, TrainFlags, load_best};
 use serde::{Deserialize, Serialize};
 use task::{TranslateTask, model_config};
 
@@ -146,16 +144,10 @@ fn parse<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T, String> {
 }
 
 fn main() {
-    let command = DEFAULTS.apply(<Cli as clap::CommandFactory>::command());
-    let matches = command.get_matches();
-    exit_on_error(
-        (|| match <Cli as clap::FromArgMatches>::from_arg_matches(&matches)? {
-            Cli::Train(config) => {
-                train(config, matches.subcommand_matches("train").expect("train"))
-            }
-            Cli::Translate(args) => translate(args),
-        })(),
-    );
+    recur_train::run_cli(&DEFAULTS, |cli: Cli, matches| match cli {
+        Cli::Train(config) => train(config, matches),
+        Cli::Translate(args) => translate(args),
+    });
 }
 
 fn train(given: Config, matches: &clap::ArgMatches) -> Result<(), AppError> {

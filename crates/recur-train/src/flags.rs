@@ -177,6 +177,25 @@ impl Defaults {
     }
 }
 
+/// An app's `main`: parses the command line (`C`, whose `train`
+/// subcommand flattens [`TrainFlags`], with `defaults` applied) and runs
+/// `command` with the parsed command and the `train` subcommand's matches
+/// (for [`RunConfig::resolve`]; the top level's for other subcommands).
+/// An error is printed as one `error:` line and the process exits with 1.
+pub fn run_cli<C: clap::Parser>(
+    defaults: &Defaults,
+    command: impl FnOnce(C, &ArgMatches) -> Result<(), crate::AppError>,
+) {
+    let matches = defaults.apply(C::command()).get_matches();
+    let result = C::from_arg_matches(&matches)
+        .map_err(Into::into)
+        .and_then(|cli| {
+            let train = matches.subcommand_matches("train").unwrap_or(&matches);
+            command(cli, train)
+        });
+    crate::exit_on_error(result);
+}
+
 /// The configuration a `train` command runs with: the one given on the
 /// command line for a new run, or the resumed run's saved one with the
 /// changes `--resume` allows.

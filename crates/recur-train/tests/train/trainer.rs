@@ -1,7 +1,6 @@
 //! The training loop on a tiny task: metric rows, the best checkpoint, the
 //! NaN guard, the `--minutes` budget, resume, and the flags' checks.
 
-use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor, TensorData};
 use recur_train::{
