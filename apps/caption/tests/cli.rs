@@ -89,13 +89,7 @@ fn train_resume_and_caption() {
             config.replace("\"epochs\": 1", "\"epochs\": 2"),
         )
         .unwrap();
-        let output = APP.run(&[
-            "train",
-            "--backend",
-            backend.name(),
-            "--resume",
-            run.to_str().unwrap(),
-        ]);
+        let output = APP.resume(backend, &run, &[]);
         assert!(output.status.success(), "{backend}: {}", stderr(&output));
         assert!(
             stderr(&output).contains("resumed from"),
@@ -158,17 +152,7 @@ fn resume_extends_epochs_and_refuses_other_changed_flags() {
     };
     assert_eq!(epochs(), [1.0], "{backend}");
 
-    let resume = |extra: &[&str]| {
-        let mut args = vec![
-            "train",
-            "--backend",
-            backend.name(),
-            "--resume",
-            run.to_str().unwrap(),
-        ];
-        args.extend(extra);
-        APP.run(&args)
-    };
+    let resume = |extra: &[&str]| APP.resume(backend, &run, extra);
     let output = resume(&["--epochs", "2"]);
     assert!(output.status.success(), "{backend}: {}", stderr(&output));
     assert!(

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use recur_train::testing::{App, assert_weights_close, latest_weights, one_error_line, stderr};
+use recur_train::testing::{
+    App, assert_weights_close, copy_run, latest_weights, one_error_line, stderr,
+};
 use recur_train::{Backend, read_metrics};
 
 const APP: App = App::new("charlm", env!("CARGO_BIN_EXE_charlm"));
@@ -102,15 +104,7 @@ fn train_resume_and_sample() {
 
         // A finished run is extended: `--resume` with more epochs
         // continues from its checkpoint.
-        let output = charlm(&[
-            "train",
-            "--backend",
-            backend.name(),
-            "--resume",
-            run.to_str().unwrap(),
-            "--epochs",
-            "2",
-        ]);
+        let output = APP.resume(backend, &run, &["--epochs", "2"]);
         assert!(output.status.success(), "{backend}: {}", stderr(&output));
         assert!(
             stderr(&output).contains("resumed from"),
@@ -301,11 +295,7 @@ fn resume_refuses_a_changed_flag_other_than_the_budget() {
     assert!(output.status.success(), "{}", stderr(&output));
     let run = only_run(&dir);
     let metrics = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
-    let resume = |flags: &[&str]| {
-        let mut args = vec!["train", "--resume", run.to_str().unwrap()];
-        args.extend(flags);
-        charlm(&args)
-    };
+    let resume = |flags: &[&str]| APP.resume(Backend::Ndarray, &run, flags);
     for (flags, named) in [
         (&["--hidden", "32"][..], "--hidden"),
         (&["--lr", "0.1"][..], "--lr"),
@@ -314,7 +304,7 @@ fn resume_refuses_a_changed_flag_other_than_the_budget() {
         one_error_line(&resume(flags), &[named]);
     }
     // The same value as the run's is no change.
-    let output = resume(&["--hidden", "16", "--backend", "ndarray"]);
+    let output = resume(&["--hidden", "16"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let after = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
     assert_eq!(metrics, after, "a finished run trains nothing more");
@@ -366,11 +356,7 @@ fn a_two_worker_run_resumes_with_any_number_of_workers() {
     let whole = latest_weights(&only_run(&dir.join("whole")));
     for workers in ["1", "2"] {
         let copy = dir.join(format!("resumed-{workers}"));
-        let status = std::process::Command::new("cp")
-            .args(["-r", cut.to_str().unwrap(), copy.to_str().unwrap()])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        copy_run(&cut, &copy);
         let resume = ["train", "--resume", copy.to_str().unwrap(), "--epochs", "2"];
         let output = if workers == "1" {
             charlm(&resume)

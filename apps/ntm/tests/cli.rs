@@ -53,19 +53,6 @@ fn train_tiny_with(backend: Backend, root: &Path, extra: &[&str]) -> Output {
     APP.run(&args)
 }
 
-/// `ntm train --resume run` on `backend`, with `extra` arguments.
-fn resume(backend: Backend, run: &Path, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "train",
-        "--backend",
-        backend.name(),
-        "--resume",
-        run.to_str().unwrap(),
-    ];
-    args.extend(extra);
-    APP.run(&args)
-}
-
 /// The epochs in a run's metrics.csv.
 fn epochs(run: &Path) -> Vec<f64> {
     read_metrics(run.join("metrics.csv"))
@@ -114,7 +101,7 @@ fn train_resume_and_eval_longer_sequences() {
         assert_eq!(metrics.column("step").unwrap(), [2.0, 4.0], "{backend}");
 
         // The run is extended by one epoch: resuming continues at epoch 3.
-        let output = resume(backend, &run, &["--epochs", "3"]);
+        let output = APP.resume(backend, &run, &["--epochs", "3"]);
         assert!(output.status.success(), "{backend}: {}", stderr(&output));
         assert!(
             stderr(&output).contains("resumed from"),
@@ -158,7 +145,7 @@ fn resume_extends_epochs_and_refuses_other_changed_flags() {
     let run = APP.only_run(&dir);
     assert_eq!(epochs(&run), [1.0], "{backend}");
 
-    let output = resume(backend, &run, &["--epochs", "2"]);
+    let output = APP.resume(backend, &run, &["--epochs", "2"]);
     assert!(output.status.success(), "{backend}: {}", stderr(&output));
     assert!(
         stderr(&output).contains("resumed from"),
@@ -169,7 +156,7 @@ fn resume_extends_epochs_and_refuses_other_changed_flags() {
     let config = std::fs::read_to_string(run.join("config.json")).unwrap();
     assert!(config.contains("\"epochs\": 2"), "{config}");
 
-    let output = resume(backend, &run, &["--memory-rows", "7"]);
+    let output = APP.resume(backend, &run, &["--memory-rows", "7"]);
     one_error_line(&output, &["--memory-rows", "7"]);
     assert_eq!(epochs(&run), [1.0, 2.0], "{backend}: nothing trained");
     assert_eq!(APP.runs(&dir).len(), 1, "no new run folder");

@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use recur_train::testing::{App, assert_weights_close, latest_weights, one_error_line, stderr};
+use recur_train::testing::{
+    App, assert_weights_close, copy_run, latest_weights, one_error_line, stderr,
+};
 use recur_train::{Backend, read_metrics};
 
 const APP: App = App::new("translate", env!("CARGO_BIN_EXE_translate"));
@@ -100,15 +102,7 @@ fn train_resume_and_translate() {
         // A finished run is extended: `--resume` with more epochs continues
         // from its checkpoint and tests again.
         let run_arg = run.to_str().unwrap();
-        let output = translate(&[
-            "train",
-            "--backend",
-            backend.name(),
-            "--resume",
-            run_arg,
-            "--epochs",
-            "2",
-        ]);
+        let output = APP.resume(backend, &run, &["--epochs", "2"]);
         assert!(output.status.success(), "{backend}: {}", stderr(&output));
         assert!(
             stderr(&output).contains("resumed from"),
@@ -335,17 +329,7 @@ fn resume_extends_epochs_and_refuses_other_changed_flags() {
     let output = translate(&args);
     assert!(output.status.success(), "{}", stderr(&output));
     let run = only_run(&dir);
-    let resume = |flags: &[&str]| {
-        let mut args = vec![
-            "train",
-            "--backend",
-            "ndarray",
-            "--resume",
-            run.to_str().unwrap(),
-        ];
-        args.extend(flags);
-        translate(&args)
-    };
+    let resume = |flags: &[&str]| APP.resume(Backend::Ndarray, &run, flags);
 
     let output = resume(&["--epochs", "2"]);
     assert!(output.status.success(), "{}", stderr(&output));
@@ -472,11 +456,7 @@ fn a_two_worker_run_resumes_with_any_number_of_workers() {
     let whole = latest_weights(&only_run(&dir.join("whole")));
     for workers in [1, 2] {
         let copy = dir.join(format!("resumed-{workers}"));
-        let status = std::process::Command::new("cp")
-            .args(["-r", cut.to_str().unwrap(), copy.to_str().unwrap()])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        copy_run(&cut, &copy);
         let resume = [
             "train",
             "--resume",

@@ -31,6 +31,14 @@ impl App {
             .unwrap_or_else(|e| panic!("{}: {e}", self.exe))
     }
 
+    /// `train --backend <backend> --resume <run> <extra>`: resumes a run.
+    pub fn resume(&self, backend: crate::Backend, run: &Path, extra: &[&str]) -> Output {
+        let run = run.to_string_lossy();
+        let mut args = vec!["train", "--backend", backend.name(), "--resume", &run];
+        args.extend(extra);
+        self.run(&args)
+    }
+
     /// The command that runs the app with `args`, to add to.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(self.exe);
@@ -73,6 +81,26 @@ impl App {
         assert_eq!(runs.len(), 1, "one run folder under {}", root.display());
         runs.remove(0)
     }
+}
+
+/// Copies the run folder `from` to `to` (a run cut short, to resume it more
+/// than one way).
+///
+/// # Panics
+///
+/// If `cp -r` fails.
+pub fn copy_run(from: &Path, to: &Path) {
+    let status = Command::new("cp")
+        .arg("-r")
+        .args([from, to])
+        .status()
+        .unwrap_or_else(|e| panic!("cp: {e}"));
+    assert!(
+        status.success(),
+        "cp -r {} {}",
+        from.display(),
+        to.display()
+    );
 }
 
 /// A command's stderr as text.
