@@ -31,6 +31,9 @@ use crate::task::CaptionTask;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// The system's name: its runs are `runs/caption/<timestamp>/`.
+const SYSTEM: &str = "caption";
+
 const DEFAULTS: Defaults = Defaults {
     epochs: 8,
     batch: 32,
@@ -169,7 +172,8 @@ fn train(given: Config, matches: &clap::ArgMatches) -> Result<(), AppError> {
     let RunConfig {
         mut config,
         resumed,
-    } = RunConfig::resolve(given, matches, resume.as_deref())?;
+    } = RunConfig::resolve(SYSTEM, given, matches, resume.as_deref())?;
+    config.validate()?;
     if resumed.is_none() {
         // A new run saves the encoder and attention its data resolved.
         config.encoder = Some(config.encoder_kind());
@@ -190,7 +194,7 @@ fn train(given: Config, matches: &clap::ArgMatches) -> Result<(), AppError> {
 
 fn caption(args: CaptionArgs) -> Result<(), AppError> {
     let device = args.backend.device();
-    let run = RunDir::open(&args.run)?;
+    let run = RunDir::open(&args.run, SYSTEM)?;
     let config: Config = run.read_config()?;
     let vocab = WordVocab::load(run.path().join("vocab.json"))?;
     let data = config.data()?;

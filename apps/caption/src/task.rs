@@ -35,6 +35,8 @@ impl CaptionTask {
                 .flat_map(|&i| data.images[i].captions.iter().map(|c| tokenize(c))),
             config.min_count,
         );
+        let specials = WordVocab::SPECIALS.len();
+        recur_train::check::vocabulary(config.min_count, vocab.len(), specials)?;
         let train = Captions::of(&data, &vocab, Split::Train);
         let valid = Captions::of(&data, &vocab, Split::Val);
         if train.ids.is_empty() {
@@ -64,7 +66,7 @@ impl Task for CaptionTask {
     /// The indices of a batch's captions in `train`.
     type Batch = Vec<usize>;
     type Metrics = Metrics;
-    const SYSTEM: &'static str = "caption";
+    const SYSTEM: &'static str = crate::SYSTEM;
     const UNIT: &'static str = "captions";
     const BEST: Option<Best> = Some(Best {
         metric: "valid_loss",

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser};
 use recur_cells::CellKind;
 use recur_data::{CharVocab, read_text};
-use recur_train::{AppError, Backend, Defaults, RunConfig, RunDir, TrainFlags, load_best};
+use recur_train::{AppError, Backend, Defaults, RunConfig, RunDir, TrainFlags, check, load_best};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{CharLm, generate};
@@ -25,6 +25,9 @@ use crate::task::CharLmTask;
 /// back to the kernel and faults them in again on every step (docs/BENCHMARKS.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The system's name: its runs are `runs/charlm/<timestamp>/`.
+const SYSTEM: &str = "charlm";
 
 /// The corpus used when `--text` is not given.
 const DEFAULT_TEXT: &str = "datasets/hamlet/hamlet.txt";
@@ -105,6 +108,21 @@ struct SampleArgs {
     seed: u64,
 }
 
+impl Config {
+    /// The sizes and rates a user can get wrong, each error naming its flag.
+    fn validate(&self) -> Result<(), recur_train::TrainError> {
+        check::sizes(&[
+            ("layers", self.layers),
+            ("hidden", self.hidden),
+            ("embedding", self.embedding),
+            ("window", self.window),
+        ])?;
+        check::dropout("dropout", self.dropout)?;
+        check::share("valid-fraction", self.valid_fraction)?;
+        self.train.validate()
+    }
+}
+
 fn parse_cell(s: &str) -> Result<CellKind, String> {
     s.parse()
 }
@@ -118,7 +136,9 @@ fn main() {
 
 fn train(given: Config, matches: &clap::ArgMatches) -> Result<(), AppError> {
     let resume = given.train.resume.clone();
-    let RunConfig { config, resumed } = RunConfig::resolve(given, matches, resume.as_deref())?;
+    let RunConfig { config, resumed } =
+        RunConfig::resolve(SYSTEM, given, matches, resume.as_deref())?;
+    config.validate()?;
     let text = read_text(&config.text)?;
     let vocab = CharVocab::from_text(&text);
     let tokens = vocab.encode(&text)?;
@@ -136,7 +156,7 @@ fn train(given: Config, matches: &clap::ArgMatches) -> Result<(), AppError> {
 }
 
 fn sample(args: SampleArgs) -> Result<(), AppError> {
-    let run = RunDir::open(&args.run)?;
+    let run = RunDir::open(&args.run, SYSTEM)?;
     let config: Config = run.read_config()?;
     let vocab = CharVocab::load(run.path().join("vocab.json"))?;
     let device = args.backend.device();

@@ -37,7 +37,7 @@ impl Task for CharLmTask {
     type Model = CharLm;
     type Batch = Window;
     type Metrics = Metrics;
-    const SYSTEM: &'static str = "charlm";
+    const SYSTEM: &'static str = crate::SYSTEM;
     const UNIT: &'static str = "chars";
     const BEST: Option<Best> = Some(Best {
         metric: "valid_loss",

@@ -432,3 +432,92 @@ fn a_dead_worker_ends_the_job_within_seconds() {
     assert!(!status.success());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Every size, count and rate is checked before anything is read or written:
+/// one line naming the flag, no panic, no run folder.
+#[test]
+fn bad_sizes_and_rates_are_one_line_naming_the_flag() {
+    let dir = scratch("bad-sizes");
+    for (flag, value) in [
+        ("--hidden", "0"),
+        ("--layers", "0"),
+        ("--embedding", "0"),
+        ("--window", "0"),
+        ("--dropout", "1"),
+        ("--valid-fraction", "0"),
+        ("--batch", "0"),
+        ("--lr", "NaN"),
+        ("--lr", "-1"),
+        ("--clip", "-5"),
+        ("--epochs", "0"),
+    ] {
+        let text = corpus();
+        let output = charlm(&[
+            "train",
+            "--text",
+            text.to_str().unwrap(),
+            "--root",
+            dir.to_str().unwrap(),
+            &format!("{flag}={value}"),
+        ]);
+        one_error_line(&output, &[flag]);
+        assert!(!dir.join("runs").exists(), "{flag} {value}: no run folder");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A run folder says which system made it: another app's run is refused in
+/// one line by `--resume` and by `sample`.
+#[test]
+fn another_systems_run_is_refused() {
+    let dir = scratch("other-system");
+    std::fs::write(dir.join("config.json"), r#"{"system": "translate"}"#).unwrap();
+    let run = dir.to_str().unwrap();
+    for args in [
+        &["train", "--resume", run][..],
+        &["sample", "--run", run][..],
+    ] {
+        one_error_line(&charlm(args), &["a run of translate, not of charlm"]);
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A CPU run that succeeds prints no `error:` line, even where the Vulkan
+/// loader would complain (no `XDG_RUNTIME_DIR`): it never starts the GPU
+/// stack, not when it resumes and not when it samples.
+#[test]
+fn a_cpu_run_never_starts_the_gpu_stack() {
+    let dir = scratch("no-gpu");
+    let quiet = |args: &[String]| {
+        let output = APP
+            .command(&args.iter().map(String::as_str).collect::<Vec<_>>())
+            .env_remove("XDG_RUNTIME_DIR")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert!(!stderr(&output).contains("error"), "{}", stderr(&output));
+    };
+    quiet(&tiny_args(Backend::Ndarray, &dir, &[]));
+    let run = only_run(&dir).to_str().unwrap().to_string();
+    let resume = [
+        "train",
+        "--backend",
+        "ndarray",
+        "--resume",
+        &run,
+        "--epochs",
+        "2",
+    ];
+    quiet(&resume.map(String::from));
+    let sample = [
+        "sample",
+        "--backend",
+        "ndarray",
+        "--run",
+        &run,
+        "--length",
+        "5",
+    ];
+    quiet(&sample.map(String::from));
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -115,6 +115,32 @@ impl Config {
     }
 
     /// Batches per epoch: `--epoch-sequences` rounded up to whole batches.
+    /// The sizes and rates a user can get wrong, each error naming its flag.
+    pub fn validate(&self) -> Result<(), recur_train::TrainError> {
+        recur_train::check::sizes(&[
+            ("controller-size", self.controller_size),
+            ("memory-rows", self.memory_rows),
+            ("memory-width", self.memory_width),
+            ("read-heads", self.read_heads),
+            ("write-heads", self.write_heads),
+            ("lstm-size", self.lstm_size),
+            ("lstm-layers", self.lstm_layers),
+            ("epoch-sequences", self.epoch_sequences),
+        ])?;
+        if 2 * self.shift_range + 1 > self.memory_rows {
+            return Err(recur_train::TrainError::flag(
+                "shift-range",
+                format!(
+                    "{} gives {} shifts, more than --memory-rows {}",
+                    self.shift_range,
+                    2 * self.shift_range + 1,
+                    self.memory_rows
+                ),
+            ));
+        }
+        self.train.validate()
+    }
+
     pub fn steps_per_epoch(&self) -> u64 {
         self.epoch_sequences.div_ceil(self.train.batch) as u64
     }

@@ -29,6 +29,9 @@ use crate::report::{eval, measure, pictures, plot_bit_errors};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// The system's name: its runs are `runs/ntm/<timestamp>/`.
+const SYSTEM: &str = "ntm";
+
 const DEFAULTS: Defaults = Defaults {
     epochs: 50,
     batch: 16,
@@ -82,7 +85,7 @@ impl recur_train::Task for Training {
     type Model = Net;
     type Batch = Batch;
     type Metrics = Metrics;
-    const SYSTEM: &'static str = "ntm";
+    const SYSTEM: &'static str = crate::SYSTEM;
     const UNIT: &'static str = "sequences";
     const BEST: Option<Best> = Some(Best {
         metric: "valid_bit_errors",
@@ -183,12 +186,10 @@ fn main() {
 
 fn train(given: Config, matches: &clap::ArgMatches) -> Result<(), AppError> {
     let resume = given.train.resume.clone();
-    let RunConfig { config, resumed } = RunConfig::resolve(given, matches, resume.as_deref())?;
+    let RunConfig { config, resumed } =
+        RunConfig::resolve(SYSTEM, given, matches, resume.as_deref())?;
+    config.validate()?;
     let task = config.task()?;
-    config.train.validate()?;
-    if config.epoch_sequences == 0 {
-        return Err("--epoch-sequences must be at least 1".into());
-    }
     let mut training = Training {
         config: config.clone(),
         task: task.clone(),

@@ -154,7 +154,7 @@ pub fn plot_bit_errors(run: &RunDir, epoch: usize, now: [(&str, f64); 2]) -> Res
 /// `ntm eval`: the bit errors of a run's best model at one size, and the
 /// pictures of one test sequence.
 pub fn eval(args: EvalArgs) -> Result<(), AppError> {
-    let run = RunDir::open(&args.run)?;
+    let run = RunDir::open(&args.run, crate::SYSTEM)?;
     let config: Config = run.read_config()?;
     let task = config.task()?;
     if args.sequences == 0 {

@@ -31,6 +31,10 @@ impl Data {
                 WordVocab::build(corpus.train.iter().map(|(_, t)| t), config.min_count),
             ),
         };
+        for vocab in [&source, &target] {
+            let specials = WordVocab::SPECIALS.len();
+            recur_train::check::vocabulary(config.min_count, vocab.len(), specials)?;
+        }
         let [train, valid, test] = [&corpus.train, &corpus.valid, &corpus.test]
             .map(|pairs| Split::new(pairs, &source, &target));
         Ok(Data {

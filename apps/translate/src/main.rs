@@ -22,7 +22,7 @@ use recur_cells::CellKind;
 use recur_data::tokenize;
 use recur_seq2seq::attention::AttentionKind;
 use recur_seq2seq::search::{SearchConfig, beam_search, greedy};
-use recur_train::{AppError, Backend, Defaults, RunConfig, RunDir, TrainFlags, load_best};
+use recur_train::{AppError, Backend, Defaults, RunConfig, RunDir, TrainFlags, check, load_best};
 use serde::{Deserialize, Serialize};
 use task::{TranslateTask, model_config};
 
@@ -30,6 +30,9 @@ use task::{TranslateTask, model_config};
 /// back to the kernel and faults them in again on every step (docs/BENCHMARKS.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The system's name: its runs are `runs/translate/<timestamp>/`.
+const SYSTEM: &str = "translate";
 
 /// The sentence pairs used when `--data` is not given.
 const DEFAULT_DATA: &str = "datasets/de-en-short";
@@ -143,6 +146,23 @@ fn parse<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T, String> {
     s.parse()
 }
 
+impl Config {
+    /// The sizes and rates a user can get wrong, each error naming its flag.
+    fn validate(&self) -> Result<(), recur_train::TrainError> {
+        check::sizes(&[
+            ("layers", self.layers),
+            ("hidden", self.hidden),
+            ("embedding", self.embedding),
+            ("min-count", self.min_count as usize),
+            ("beam", self.beam),
+        ])?;
+        check::dropout("dropout", self.dropout)?;
+        check::probability("teacher-forcing", self.teacher_forcing)?;
+        check::non_negative("length-penalty", f64::from(self.length_penalty))?;
+        self.train.validate()
+    }
+}
+
 fn main() {
     recur_train::run_cli(&DEFAULTS, |cli: Cli, matches| match cli {
         Cli::Train(config) => train(config, matches),
@@ -152,14 +172,9 @@ fn main() {
 
 fn train(given: Config, matches: &clap::ArgMatches) -> Result<(), AppError> {
     let resume = given.train.resume.clone();
-    let RunConfig { config, resumed } = RunConfig::resolve(given, matches, resume.as_deref())?;
-    if !(0.0..=1.0).contains(&config.teacher_forcing) {
-        let value = config.teacher_forcing;
-        return Err(format!("--teacher-forcing must be in [0, 1], got {value}").into());
-    }
-    if config.beam == 0 {
-        return Err("--beam must be at least 1".into());
-    }
+    let RunConfig { config, resumed } =
+        RunConfig::resolve(SYSTEM, given, matches, resume.as_deref())?;
+    config.validate()?;
     if !matches!(config.cell, CellKind::Gru | CellKind::Lstm) {
         return Err(format!("--cell must be gru or lstm, got {}", config.cell).into());
     }
@@ -179,7 +194,7 @@ fn translate(args: TranslateArgs) -> Result<(), AppError> {
     if args.beam == 0 {
         return Err("--beam must be at least 1".into());
     }
-    let run = RunDir::open(&args.run)?;
+    let run = RunDir::open(&args.run, SYSTEM)?;
     let config: Config = run.read_config()?;
     let (source_vocab, target_vocab) = load_vocabs(&run)?;
     let device = args.backend.device();

@@ -70,7 +70,7 @@ impl Task for TranslateTask {
     type Model = Seq2Seq;
     type Batch = Vec<usize>;
     type Metrics = Metrics;
-    const SYSTEM: &'static str = "translate";
+    const SYSTEM: &'static str = crate::SYSTEM;
     const UNIT: &'static str = "sentences";
     // By BLEU, not loss: on these corpora the loss is lowest a few epochs
     // before the translations are best (early stopping by checkpoint selection).

@@ -41,6 +41,23 @@ impl Backend {
         }
     }
 
+    /// Makes this backend the one burn's `Device::default()` gives for the
+    /// rest of the process (`BURN_DEVICE`). burn itself builds some tensors
+    /// there, e.g. an optimizer's state when it loads it, and its default
+    /// prefers wgpu: a CPU run would otherwise start the GPU stack (on a
+    /// machine without a display it prints Vulkan loader errors) and move
+    /// the state back.
+    ///
+    /// Call it while the process has one thread (at the start of `main`, as
+    /// [`run_cli`](crate::run_cli) does): the environment is not
+    /// synchronised with other threads' reads.
+    #[allow(unsafe_code)]
+    pub fn make_default(self) {
+        // SAFETY: the caller runs this before any other thread exists, so
+        // nothing reads the environment concurrently.
+        unsafe { std::env::set_var("BURN_DEVICE", self.name()) }
+    }
+
     /// The backends tests run on: the comma-separated names in the
     /// environment variable `RECUR_TEST_BACKENDS`, by default `ndarray,wgpu`.
     ///

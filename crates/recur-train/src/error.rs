@@ -78,6 +78,16 @@ pub enum TrainError {
         /// The folder.
         path: PathBuf,
     },
+    /// A run folder holds another system's run.
+    #[error("{path}: a run of {found}, not of {expected}")]
+    OtherSystem {
+        /// The run folder.
+        path: PathBuf,
+        /// The system whose run it is.
+        found: String,
+        /// The system that was asked for.
+        expected: String,
+    },
     /// A checkpoint folder is missing one of its files.
     #[error("{path}: incomplete checkpoint (missing {missing})")]
     Incomplete {

@@ -88,46 +88,16 @@ const NOT_SAVED: [&str; 2] = ["root", "resume"];
 impl TrainFlags {
     /// Checks the values a user can get wrong; the error names the flag.
     pub fn validate(&self) -> Result<(), TrainError> {
-        let positive = |name: &str, value: f64| {
-            if value.is_finite() && value > 0.0 {
-                Ok(())
-            } else {
-                Err(TrainError::flag(
-                    name,
-                    format!("must be a positive number, got {value}"),
-                ))
-            }
-        };
-        let at_least_one = |name: &str, value: usize| {
-            if value >= 1 {
-                Ok(())
-            } else {
-                Err(TrainError::flag(name, "must be at least 1"))
-            }
-        };
-        at_least_one("epochs", self.epochs)?;
-        at_least_one("batch", self.batch)?;
-        at_least_one("workers", self.workers)?;
-        // 0 is allowed: it evaluates given weights (`--init`) through a run.
-        if !(self.lr.is_finite() && self.lr >= 0.0) {
-            return Err(TrainError::flag(
-                "lr",
-                format!("must be 0 or a positive number, got {}", self.lr),
-            ));
-        }
-        positive("lr-decay", self.lr_decay)?;
-        if !(self.minutes.is_finite() && self.minutes >= 0.0) {
-            return Err(TrainError::flag(
-                "minutes",
-                format!("must be 0 or more, got {}", self.minutes),
-            ));
-        }
-        if !(self.clip.is_finite() && self.clip >= 0.0) {
-            return Err(TrainError::flag(
-                "clip",
-                format!("must be 0 (off) or more, got {}", self.clip),
-            ));
-        }
+        check::sizes(&[
+            ("epochs", self.epochs),
+            ("batch", self.batch),
+            ("workers", self.workers),
+        ])?;
+        // An lr of 0 is allowed: it evaluates given weights (`--init`).
+        check::non_negative("lr", self.lr)?;
+        check::positive("lr-decay", self.lr_decay)?;
+        check::non_negative("minutes", self.minutes)?;
+        check::non_negative("clip", f64::from(self.clip))?;
         if self.batch < self.workers {
             return Err(TrainError::flag(
                 "batch",
@@ -143,6 +113,70 @@ impl TrainFlags {
     /// The learning rate of `epoch` (from 1): `lr * lr_decay^(epoch - 1)`.
     pub fn lr_at(&self, epoch: usize) -> f64 {
         self.lr * self.lr_decay.powi(epoch.saturating_sub(1) as i32)
+    }
+}
+
+/// The checks of flag values that every app's configuration uses, so that a
+/// size of 0 or a rate out of range is one line naming the flag (given
+/// without its dashes), before anything is read or written.
+pub mod check {
+    use crate::TrainError;
+
+    /// Each `(flag, value)` is at least 1: layer sizes, counts.
+    pub fn sizes(sizes: &[(&str, usize)]) -> Result<(), TrainError> {
+        match sizes.iter().find(|(_, value)| *value == 0) {
+            Some((flag, _)) => Err(TrainError::flag(flag, "must be at least 1, got 0")),
+            None => Ok(()),
+        }
+    }
+
+    /// A finite number above 0.
+    pub fn positive(flag: &str, value: f64) -> Result<(), TrainError> {
+        in_range(flag, value, value > 0.0, "a positive number")
+    }
+
+    /// A finite number, 0 or above.
+    pub fn non_negative(flag: &str, value: f64) -> Result<(), TrainError> {
+        in_range(flag, value, value >= 0.0, "0 or a positive number")
+    }
+
+    /// A probability: in [0, 1].
+    pub fn probability(flag: &str, value: f64) -> Result<(), TrainError> {
+        in_range(flag, value, (0.0..=1.0).contains(&value), "in [0, 1]")
+    }
+
+    /// A dropout rate: in [0, 1) (a rate of 1 drops everything).
+    pub fn dropout(flag: &str, value: f64) -> Result<(), TrainError> {
+        in_range(flag, value, (0.0..1.0).contains(&value), "in [0, 1)")
+    }
+
+    /// A share of the data that leaves some on either side: in (0, 1).
+    pub fn share(flag: &str, value: f64) -> Result<(), TrainError> {
+        in_range(flag, value, value > 0.0 && value < 1.0, "in (0, 1)")
+    }
+
+    fn in_range(flag: &str, value: f64, ok: bool, what: &str) -> Result<(), TrainError> {
+        if value.is_finite() && ok {
+            Ok(())
+        } else {
+            Err(TrainError::flag(
+                flag,
+                format!("must be {what}, got {value}"),
+            ))
+        }
+    }
+
+    /// `--min-count` left words in a vocabulary of `words` entries besides
+    /// its `specials` (padding, start, end, unknown).
+    pub fn vocabulary(min_count: u64, words: usize, specials: usize) -> Result<(), TrainError> {
+        if words > specials {
+            Ok(())
+        } else {
+            Err(TrainError::flag(
+                "min-count",
+                format!("{min_count} leaves no word of the training data in the vocabulary"),
+            ))
+        }
     }
 }
 
@@ -181,12 +215,19 @@ impl Defaults {
 /// subcommand flattens [`TrainFlags`], with `defaults` applied) and runs
 /// `command` with the parsed command and the `train` subcommand's matches
 /// (for [`RunConfig::resolve`]; the top level's for other subcommands).
+/// The subcommand's `--backend`, if it has one, becomes burn's default
+/// device ([`Backend::make_default`](crate::Backend::make_default)).
 /// An error is printed as one `error:` line and the process exits with 1.
 pub fn run_cli<C: clap::Parser>(
     defaults: &Defaults,
     command: impl FnOnce(C, &ArgMatches) -> Result<(), crate::AppError>,
 ) {
     let matches = defaults.apply(C::command()).get_matches();
+    if let Some((_, command)) = matches.subcommand()
+        && let Ok(Some(&backend)) = command.try_get_one::<crate::Backend>("backend")
+    {
+        backend.make_default();
+    }
     let result = C::from_arg_matches(&matches)
         .map_err(Into::into)
         .and_then(|cli| {
@@ -209,7 +250,7 @@ pub struct RunConfig<C> {
 
 impl<C: Serialize + DeserializeOwned> RunConfig<C> {
     /// Resolves `given` (parsed from `matches`, the `train` subcommand's
-    /// matches) against the run in `resume`, if any.
+    /// matches) against the run of `system` in `resume`, if any.
     ///
     /// A resumed run keeps its saved configuration, with `--backend` and
     /// `--workers` of this command line (given or default) and `--epochs`
@@ -217,6 +258,7 @@ impl<C: Serialize + DeserializeOwned> RunConfig<C> {
     /// the saved value, or [`TrainError::Flag`] names it. `train` flags are the
     /// configuration's fields, spelled with `-` for `_`.
     pub fn resolve(
+        system: &str,
         given: C,
         matches: &ArgMatches,
         resume: Option<&Path>,
@@ -227,7 +269,7 @@ impl<C: Serialize + DeserializeOwned> RunConfig<C> {
                 resumed: None,
             });
         };
-        let run = RunDir::open(path)?;
+        let run = RunDir::open(path, system)?;
         let config_path = run.config();
         let mut saved: Value = run.read_config()?;
         let given = serde_json::to_value(&given).map_err(TrainError::json(&config_path))?;

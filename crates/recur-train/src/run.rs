@@ -14,7 +14,13 @@ use crate::TrainError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunDir {
     path: PathBuf,
+    /// The system whose run it is, recorded in `config.json` as `system`.
+    system: String,
 }
+
+/// The key of `config.json` that says which system's run it is (the field
+/// of `WithSystem` in [`RunDir::write_config`]).
+const SYSTEM_KEY: &str = "system";
 
 impl RunDir {
     /// Creates a new run folder `<root>/runs/<system>/<timestamp>/` (UTC,
@@ -40,20 +46,39 @@ impl RunDir {
                 Err(source) => return Err(TrainError::Io { path, source }),
             }
         };
-        let run = RunDir { path };
+        let run = RunDir {
+            path,
+            system: system.to_string(),
+        };
         run.create_subfolders()?;
         Ok(run)
     }
 
-    /// Opens an existing run folder to resume it. The folder must hold a
-    /// `config.json` (written by [`RunDir::write_config`]); missing
-    /// subfolders are created.
-    pub fn open(path: impl AsRef<Path>) -> Result<RunDir, TrainError> {
+    /// Opens an existing run folder of `system` (to resume it, or to use
+    /// its model). The folder must hold a `config.json` (written by
+    /// [`RunDir::write_config`]) of that system, or [`TrainError::NotARun`]
+    /// or [`TrainError::OtherSystem`] says what it is; missing subfolders
+    /// are created.
+    pub fn open(path: impl AsRef<Path>, system: &str) -> Result<RunDir, TrainError> {
         let path = path.as_ref().to_path_buf();
         if !path.join("config.json").is_file() {
             return Err(TrainError::NotARun { path });
         }
-        let run = RunDir { path };
+        let run = RunDir {
+            path,
+            system: system.to_string(),
+        };
+        let config: serde_json::Value = run.read_config()?;
+        // Runs written before the system was recorded have no `system`.
+        if let Some(found) = config.get(SYSTEM_KEY).and_then(|s| s.as_str())
+            && found != system
+        {
+            return Err(TrainError::OtherSystem {
+                path: run.path,
+                found: found.to_string(),
+                expected: system.to_string(),
+            });
+        }
         run.create_subfolders()?;
         Ok(run)
     }
@@ -66,10 +91,24 @@ impl RunDir {
     }
 
     /// Writes the resolved configuration as pretty `config.json`
-    /// (atomically: a temporary file, then a rename).
+    /// (atomically: a temporary file, then a rename), with the run's
+    /// system as its first key, `system`.
     pub fn write_config<C: Serialize + ?Sized>(&self, config: &C) -> Result<(), TrainError> {
         let path = self.config();
-        let mut text = serde_json::to_string_pretty(config).map_err(TrainError::json(&path))?;
+        /// The config with the system in front (flattening keeps the
+        /// config's field order).
+        #[derive(Serialize)]
+        struct WithSystem<'a, C: ?Sized> {
+            system: &'a str,
+            #[serde(flatten)]
+            config: &'a C,
+        }
+        let with_system = WithSystem {
+            system: &self.system,
+            config,
+        };
+        let mut text =
+            serde_json::to_string_pretty(&with_system).map_err(TrainError::json(&path))?;
         text.push('\n');
         write_atomic(&path, text.as_bytes())
     }

@@ -70,7 +70,7 @@ fn save_kill_resume() {
     std::fs::write(broken.join(MODEL_FILE), b"half").unwrap();
 
     // resume in a "new process"
-    let run = RunDir::open(run.path()).unwrap();
+    let run = RunDir::open(run.path(), "tiny").unwrap();
     let ckpt = Checkpointer::new(run.checkpoints(), 2).unwrap();
     assert!(!half.exists(), "leftover temporary folder removed");
     let latest = ckpt.latest().unwrap().unwrap();

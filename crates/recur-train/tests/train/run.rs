@@ -51,7 +51,7 @@ fn create_write_config_and_reopen() {
     assert_eq!(run.metrics(), run.path().join("metrics.csv"));
 
     // not a run yet: no config.json
-    let err = message(RunDir::open(run.path()));
+    let err = message(RunDir::open(run.path(), "charlm"));
     assert!(err.contains("not a run folder"), "{err}");
 
     let config = Config {
@@ -59,11 +59,18 @@ fn create_write_config_and_reopen() {
         hidden: 128,
     };
     run.write_config(&config).unwrap();
-    let reopened = RunDir::open(run.path()).unwrap();
+    let reopened = RunDir::open(run.path(), "charlm").unwrap();
     assert_eq!(reopened, run);
     assert_eq!(reopened.read_config::<Config>().unwrap(), config);
     let text = std::fs::read_to_string(run.config()).unwrap();
-    assert!(text.contains("\"hidden\": 128"), "{text}");
+    assert!(
+        text.starts_with("{\n  \"system\": \"charlm\",\n  \"lr\": 0.002,\n  \"hidden\": 128"),
+        "the system first, then the fields in order: {text}"
+    );
+
+    // Another system's run is refused, naming both.
+    let err = message(RunDir::open(run.path(), "translate"));
+    assert!(err.ends_with("a run of charlm, not of translate"), "{err}");
 }
 
 #[test]

@@ -160,7 +160,7 @@ fn trains_writes_rows_and_keeps_the_best_and_resumes_for_more_epochs() {
 
     // Resume for a third epoch: it continues from step 10.
     let more = flags(&root, 3);
-    let resumed = RunDir::open(run.path()).unwrap();
+    let resumed = RunDir::open(run.path(), "line").unwrap();
     let trained = train(&mut line(None), &more, &more, Some(resumed)).unwrap();
     assert_eq!((trained.state.epoch, trained.state.step), (3, 15));
     let metrics = read_metrics(run.metrics()).unwrap();
@@ -196,14 +196,14 @@ fn the_minutes_budget_ends_the_run_and_a_resume_with_more_continues() {
         &mut line(None),
         &budget,
         &budget,
-        Some(RunDir::open(run.path()).unwrap()),
+        Some(RunDir::open(run.path(), "line").unwrap()),
     )
     .unwrap();
     assert_eq!(again.state.step, 1, "the budget is spent: nothing more");
     let mut more = budget.clone();
     more.minutes = 0.0;
     more.epochs = 2;
-    let more_run = RunDir::open(run.path()).unwrap();
+    let more_run = RunDir::open(run.path(), "line").unwrap();
     let trained = train(&mut line(None), &more, &more, Some(more_run)).unwrap();
     assert_eq!((trained.state.epoch, trained.state.step), (2, 6));
     std::fs::remove_dir_all(&root).ok();
@@ -221,7 +221,10 @@ fn bad_flags_are_named() {
             |f| f.lr = f64::NAN,
             "--lr: must be 0 or a positive number, got NaN",
         ),
-        (|f| f.clip = -1.0, "--clip: must be 0 (off) or more, got -1"),
+        (
+            |f| f.clip = -1.0,
+            "--clip: must be 0 or a positive number, got -1",
+        ),
         (
             |f| f.workers = 3,
             "--batch: 2 is fewer samples than --workers 3",
