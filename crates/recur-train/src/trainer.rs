@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
 use serde::Serialize;
 
@@ -128,221 +128,334 @@ pub fn train<T: Task, C: Serialize>(
     resumed: Option<RunDir>,
 ) -> Result<Trained<T::Model>, AppError> {
     flags.validate()?;
-    let workers = Workers::join(flags.workers)?;
-    let leader = workers.is_leader();
-    let device = flags.backend.autodiff_device();
-    device.seed(flags.seed);
-    let model = task.model(&device)?;
-    crate::workers::initialize_params(&model);
-    // Only now, with the data read and the model built, is a folder made.
-    let run = match resumed {
-        Some(run) => Some(run),
-        None if leader => {
-            let run = RunDir::create(&flags.root, T::SYSTEM)?;
-            task.save(&run)?;
-            Some(run)
-        }
-        None => None,
-    };
-    if let (true, Some(run)) = (leader, &run) {
-        run.write_config(config)?;
-        eprintln!(
-            "run {}: {} on {}{}",
-            run.path().display(),
-            task.describe(&model),
-            flags.backend,
-            match flags.workers {
-                1 => String::new(),
-                n => format!(", {n} workers"),
-            }
-        );
-    }
-    let mut optimizer = AdamConfig::new().with_epsilon(1e-8).init();
-    let checkpointer = match &run {
-        Some(run) => Some(Checkpointer::new(run.checkpoints(), 2)?),
-        None => None,
-    };
-    let latest = match &checkpointer {
-        Some(checkpointer) => checkpointer.latest()?,
-        None => None,
-    };
-    let (model, mut state) = match (&checkpointer, latest) {
-        (Some(checkpointer), Some(checkpoint)) => {
-            let (model, loaded, state) = checkpointer.load(&checkpoint, model, Some(optimizer))?;
-            optimizer = loaded.ok_or("checkpoint without optimizer state")?;
-            if leader {
-                eprintln!(
-                    "resumed from {} (epoch {}, step {})",
-                    checkpoint.path.display(),
-                    state.epoch,
-                    state.step
-                );
-            }
-            (model, state)
-        }
-        _ => (model, TrainingState::new(0, 0)),
-    };
-    let mut model = workers.share_weights(model);
-    let shard = workers.shard();
-    if shard.rank > 0 {
-        // Each worker's own draws (dropout) for its shard; rank 0 keeps the
-        // seed's, so that one worker trains as before.
-        device.seed(flags.seed.wrapping_add(shard.rank as u64));
-    }
-    let best = match (&run, T::BEST) {
-        (Some(run), Some(_)) if leader => Some(Checkpointer::new(run.best(), 1)?),
-        _ => None,
-    };
-    let check_workers = std::env::var("RECUR_CHECK_WORKERS").is_ok_and(|v| v == "1");
-    let plain = flags.backend.device();
-    let budget = flags.minutes * 60.0;
-    let started = Instant::now();
-    let seconds_before = state.seconds;
-    let elapsed = || seconds_before + started.elapsed().as_secs_f64();
-    let out_of_time = |seconds: f64| flags.minutes > 0.0 && seconds >= budget;
+    let mut session = Session::start(task, flags, config, resumed)?;
     // Rank 0 decides whether to go on; the others follow its word, so that
     // no rank waits for a step the others never take.
-    let spent = leader && out_of_time(seconds_before) && state.epoch < flags.epochs;
+    let spent = session.leader
+        && session.clock.out_of_time(session.state.seconds)
+        && session.state.epoch < flags.epochs;
     if spent {
         eprintln!(
             "the run's budget of {} minutes is spent: --resume with a larger --minutes continues",
             flags.minutes
         );
     }
-    let mut go_on = workers.agree(!spent);
-    while go_on && state.epoch < flags.epochs {
-        let epoch = state.epoch + 1;
-        let lr = flags.lr_at(epoch);
-        let batches = task.batches(epoch)?;
-        let mut progress = leader.then(|| {
-            Progress::new(batches.len() as u64, &format!("{}/s", T::UNIT))
-                .with_epoch(epoch, flags.epochs)
-        });
-        let epoch_started = Instant::now();
-        let (mut loss_sum, mut steps, mut items) = (0.0, 0usize, 0u64);
-        let mut stop = false;
-        for batch in &batches {
-            let loss = task.loss(&model, batch, shard, &device)?;
-            let mean = f64::from(loss.mean.clone().into_scalar::<f32>());
-            let grads = GradientsParams::from_grads(loss.mean.backward(), &model);
-            let reduced = workers.reduce(
-                &model,
-                grads,
-                mean,
-                loss.items,
-                leader && out_of_time(elapsed()),
-            );
-            if !reduced.loss.is_finite() {
-                return Err(non_finite(
-                    "train loss",
-                    reduced.loss,
-                    epoch,
-                    &state,
-                    checkpointer.as_ref(),
-                ));
+    let mut go_on = session.workers.agree(!spent);
+    while go_on && session.state.epoch < flags.epochs {
+        let epoch = session.train_epoch(task, flags)?;
+        session.state.seconds = session.clock.elapsed();
+        if session.leader {
+            session.end_epoch(task, flags, &epoch)?;
+        }
+        let out_of_time = session.leader && session.clock.out_of_time(session.clock.elapsed());
+        go_on = session.workers.agree(!epoch.out_of_time && !out_of_time);
+    }
+    if let (true, Some(run)) = (session.leader, &session.run) {
+        eprintln!("run folder: {}", run.path().display());
+    }
+    Ok(Trained {
+        model: session.model.valid(),
+        run: session.run.filter(|_| session.leader),
+        state: session.state,
+    })
+}
+
+/// One process's part of a training run, between its start and its end.
+struct Session<M> {
+    workers: Workers,
+    /// Whether this is rank 0, the worker that validates and writes.
+    leader: bool,
+    /// The training device (with autodiff) and its plain twin (validation).
+    device: Device,
+    plain: Device,
+    /// The run folder: on rank 0, and on every rank of a resumed run.
+    run: Option<RunDir>,
+    checkpointer: Option<Checkpointer>,
+    /// `best/`, on rank 0 when the task names a best metric.
+    best: Option<Checkpointer>,
+    optimizer: ModuleOptimizer,
+    model: M,
+    state: TrainingState,
+    clock: Clock,
+    /// `RECUR_CHECK_WORKERS=1`: check after every step that all workers
+    /// hold the same weights.
+    check_workers: bool,
+}
+
+/// What one epoch's training steps did.
+struct Epoch {
+    number: usize,
+    lr: f64,
+    loss_sum: f64,
+    steps: usize,
+    items: u64,
+    seconds: f64,
+    /// Rank 0 ran out of time during the epoch, which ended early.
+    out_of_time: bool,
+}
+
+/// The wall clock of the whole run, over every invocation.
+struct Clock {
+    started: Instant,
+    seconds_before: f64,
+    /// `--minutes` in seconds; 0: no limit.
+    budget: f64,
+}
+
+impl Clock {
+    /// Seconds of the run so far.
+    fn elapsed(&self) -> f64 {
+        self.seconds_before + self.started.elapsed().as_secs_f64()
+    }
+
+    fn out_of_time(&self, seconds: f64) -> bool {
+        self.budget > 0.0 && seconds >= self.budget
+    }
+}
+
+impl<M: Module> Session<M> {
+    /// Joins the workers, builds the model, makes the run folder (rank 0, a
+    /// new run) or loads the latest checkpoint (a resumed run), and gives
+    /// every worker rank 0's weights.
+    fn start<T: Task<Model = M>, C: Serialize>(
+        task: &mut T,
+        flags: &TrainFlags,
+        config: &C,
+        resumed: Option<RunDir>,
+    ) -> Result<Session<M>, AppError> {
+        let workers = Workers::join(flags.workers)?;
+        let leader = workers.is_leader();
+        let device = flags.backend.autodiff_device();
+        device.seed(flags.seed);
+        let model = task.model(&device)?;
+        crate::workers::initialize_params(&model);
+        // Only now, with the data read and the model built, is a folder made.
+        let run = match resumed {
+            Some(run) => Some(run),
+            None if leader => {
+                let run = RunDir::create(&flags.root, T::SYSTEM)?;
+                task.save(&run)?;
+                Some(run)
             }
-            let grads = if flags.clip > 0.0 {
-                clip_grad_norm(&model, reduced.grads, flags.clip)
-            } else {
-                reduced.grads
+            None => None,
+        };
+        if let (true, Some(run)) = (leader, &run) {
+            run.write_config(config)?;
+            let workers = match flags.workers {
+                1 => String::new(),
+                n => format!(", {n} workers"),
             };
-            model = optimizer.step(lr, model, grads);
-            state.step += 1;
-            if check_workers {
-                workers.check_same_weights(&model, state.step)?;
+            let about = task.describe(&model);
+            eprintln!(
+                "run {}: {about} on {}{workers}",
+                run.path().display(),
+                flags.backend
+            );
+        }
+        let mut optimizer = AdamConfig::new().with_epsilon(1e-8).init();
+        let checkpointer = match &run {
+            Some(run) => Some(Checkpointer::new(run.checkpoints(), 2)?),
+            None => None,
+        };
+        let latest = match &checkpointer {
+            Some(checkpointer) => checkpointer.latest()?.map(|c| (checkpointer, c)),
+            None => None,
+        };
+        let (model, state) = match latest {
+            Some((checkpointer, checkpoint)) => {
+                let (model, loaded, state) =
+                    checkpointer.load(&checkpoint, model, Some(optimizer))?;
+                optimizer = loaded.ok_or("checkpoint without optimizer state")?;
+                if leader {
+                    let (epoch, step) = (state.epoch, state.step);
+                    let path = checkpoint.path.display();
+                    eprintln!("resumed from {path} (epoch {epoch}, step {step})");
+                }
+                (model, state)
             }
-            (loss_sum, steps) = (loss_sum + reduced.loss, steps + 1);
-            items += task.items(batch);
+            None => (model, TrainingState::new(0, 0)),
+        };
+        let model = workers.share_weights(model);
+        let rank = workers.shard().rank;
+        if rank > 0 {
+            // Each worker's own draws (dropout) for its shard; rank 0 keeps
+            // the seed's, so that one worker trains as before.
+            device.seed(flags.seed.wrapping_add(rank as u64));
+        }
+        let best = match (&run, T::BEST) {
+            (Some(run), Some(_)) if leader => Some(Checkpointer::new(run.best(), 1)?),
+            _ => None,
+        };
+        Ok(Session {
+            clock: Clock {
+                started: Instant::now(),
+                seconds_before: state.seconds,
+                budget: flags.minutes * 60.0,
+            },
+            check_workers: std::env::var("RECUR_CHECK_WORKERS").is_ok_and(|v| v == "1"),
+            plain: flags.backend.device(),
+            workers,
+            leader,
+            device,
+            run,
+            checkpointer,
+            best,
+            optimizer,
+            model,
+            state,
+        })
+    }
+
+    /// The next epoch's training steps, with a progress bar on rank 0.
+    fn train_epoch<T: Task<Model = M>>(
+        &mut self,
+        task: &mut T,
+        flags: &TrainFlags,
+    ) -> Result<Epoch, AppError> {
+        let number = self.state.epoch + 1;
+        let batches = task.batches(number)?;
+        let mut progress = self.leader.then(|| {
+            Progress::new(batches.len() as u64, &format!("{}/s", T::UNIT))
+                .with_epoch(number, flags.epochs)
+        });
+        let started = Instant::now();
+        let mut epoch = Epoch {
+            number,
+            lr: flags.lr_at(number),
+            loss_sum: 0.0,
+            steps: 0,
+            items: 0,
+            seconds: 0.0,
+            out_of_time: false,
+        };
+        for batch in &batches {
+            let (loss, out_of_time) = self.step(task, flags, batch, &epoch)?;
+            epoch.loss_sum += loss;
+            epoch.steps += 1;
+            epoch.items += task.items(batch);
             if let Some(progress) = &mut progress {
-                progress.update(1, task.items(batch), Some(reduced.loss));
+                progress.update(1, task.items(batch), Some(loss));
             }
-            if reduced.out_of_time {
-                stop = true;
+            if out_of_time {
+                epoch.out_of_time = true;
                 break;
             }
         }
         if let Some(progress) = &mut progress {
             progress.finish();
         }
-        let train_seconds = epoch_started.elapsed().as_secs_f64();
-        state.epoch = epoch;
+        epoch.seconds = started.elapsed().as_secs_f64();
+        self.state.epoch = number;
+        Ok(epoch)
+    }
 
-        // Rank 0 validates and writes; the others wait for its word.
-        if let (true, Some(run), Some(checkpointer)) = (leader, &run, &checkpointer) {
-            let metrics = task.evaluate(&model.valid(), epoch, run, &plain)?;
-            let mut row = vec![
-                ("epoch".to_string(), epoch as f64),
-                ("step".to_string(), state.step as f64),
-                ("train_loss".to_string(), loss_sum / steps.max(1) as f64),
-            ];
-            row.extend(row_values(&metrics, &run.metrics())?);
-            row.push(("lr".to_string(), lr));
-            row.push((
-                format!("{}_per_second", T::UNIT),
-                items as f64 / train_seconds.max(1e-9),
-            ));
-            state.seconds = elapsed();
-            row.push(("seconds".to_string(), state.seconds));
-            eprintln!("{}", summary(&row, T::UNIT));
-            let (bytes, seconds) = workers.take_traffic();
-            if flags.workers > 1 {
-                eprintln!(
-                    "all-reduce: {:.2} MB of gradients per step, {:.1} ms per step ({:.0}% of training time)",
-                    bytes as f64 / steps.max(1) as f64 / 1e6,
-                    seconds * 1e3 / steps.max(1) as f64,
-                    100.0 * seconds / train_seconds.max(1e-9)
-                );
-            }
-            write_row(&run.metrics(), &row)?;
-            plot_loss(run, T::SYSTEM)?;
-            if let (Some(best_checkpointer), Some(rule)) = (&best, T::BEST) {
-                let value = row
-                    .iter()
-                    .find(|(name, _)| name == rule.metric)
-                    .map(|&(_, value)| value)
-                    .ok_or_else(|| {
-                        format!("no metric `{}` to keep the best model by", rule.metric)
-                    })?;
-                // Infinite: the model diverged. NaN: nothing to compare (no
-                // validation data; a NaN training loss has stopped the run).
-                if value.is_infinite() {
-                    return Err(non_finite(
-                        rule.metric,
-                        value,
-                        epoch,
-                        &state,
-                        Some(checkpointer),
-                    ));
-                }
-                let better = !value.is_nan()
-                    && state.best_valid.is_none_or(|best| {
-                        if rule.higher_is_better {
-                            value > best
-                        } else {
-                            value < best
-                        }
-                    });
-                if better {
-                    state.best_valid = Some(value);
-                    // Before the latest checkpoint: a resume after a kill in
-                    // between redoes this epoch and saves it again.
-                    best_checkpointer.save(&model, None, &state)?;
-                }
-            }
-            checkpointer.save(&model, Some(&optimizer), &state)?;
-        } else {
-            state.seconds = elapsed();
+    /// One optimizer step on `batch`: this worker's shard's loss, the
+    /// gradients of the whole batch (averaged over the workers), the NaN
+    /// guard, the clip, Adam. Returns the batch's mean loss and whether
+    /// rank 0 is out of time.
+    fn step<T: Task<Model = M>>(
+        &mut self,
+        task: &mut T,
+        flags: &TrainFlags,
+        batch: &T::Batch,
+        epoch: &Epoch,
+    ) -> Result<(f64, bool), AppError> {
+        let loss = task.loss(&self.model, batch, self.workers.shard(), &self.device)?;
+        let mean = f64::from(loss.mean.clone().into_scalar::<f32>());
+        let grads = GradientsParams::from_grads(loss.mean.backward(), &self.model);
+        let out_of_time = self.leader && self.clock.out_of_time(self.clock.elapsed());
+        let reduced = self
+            .workers
+            .reduce(&self.model, grads, mean, loss.items, out_of_time);
+        if !reduced.loss.is_finite() {
+            let checkpointer = self.checkpointer.as_ref();
+            let at = (epoch.number, &self.state);
+            return Err(non_finite("train loss", reduced.loss, at, checkpointer));
         }
-        go_on = workers.agree(!stop && !(leader && out_of_time(elapsed())));
+        let grads = if flags.clip > 0.0 {
+            clip_grad_norm(&self.model, reduced.grads, flags.clip)
+        } else {
+            reduced.grads
+        };
+        self.model = self.optimizer.step(epoch.lr, self.model.clone(), grads);
+        self.state.step += 1;
+        if self.check_workers {
+            self.workers
+                .check_same_weights(&self.model, self.state.step)?;
+        }
+        Ok((reduced.loss, reduced.out_of_time))
     }
-    if let (true, Some(run)) = (leader, &run) {
-        eprintln!("run folder: {}", run.path().display());
+
+    /// Rank 0 after an epoch: validation, the metrics row and its summary
+    /// line, the loss plot, `best/` and the latest checkpoint.
+    fn end_epoch<T: Task<Model = M>>(
+        &mut self,
+        task: &mut T,
+        flags: &TrainFlags,
+        epoch: &Epoch,
+    ) -> Result<(), AppError> {
+        let (Some(run), Some(checkpointer)) = (&self.run, &self.checkpointer) else {
+            return Ok(());
+        };
+        let metrics = task.evaluate(&self.model.valid(), epoch.number, run, &self.plain)?;
+        // The validation's time counts towards the budget too.
+        self.state.seconds = self.clock.elapsed();
+        let mut row = vec![
+            ("epoch".to_string(), epoch.number as f64),
+            ("step".to_string(), self.state.step as f64),
+            (
+                "train_loss".to_string(),
+                epoch.loss_sum / epoch.steps.max(1) as f64,
+            ),
+        ];
+        row.extend(row_values(&metrics, &run.metrics())?);
+        row.push(("lr".to_string(), epoch.lr));
+        let rate = epoch.items as f64 / epoch.seconds.max(1e-9);
+        row.push((format!("{}_per_second", T::UNIT), rate));
+        row.push(("seconds".to_string(), self.state.seconds));
+        eprintln!("{}", summary(&row, T::UNIT));
+        let (bytes, seconds) = self.workers.take_traffic();
+        if flags.workers > 1 {
+            let steps = epoch.steps.max(1) as f64;
+            eprintln!(
+                "all-reduce: {:.2} MB of gradients per step, {:.1} ms per step ({:.0}% of training time)",
+                bytes as f64 / steps / 1e6,
+                seconds * 1e3 / steps,
+                100.0 * seconds / epoch.seconds.max(1e-9)
+            );
+        }
+        write_row(&run.metrics(), &row)?;
+        plot_loss(run, T::SYSTEM)?;
+        if let (Some(best), Some(rule)) = (&self.best, T::BEST) {
+            let value = row
+                .iter()
+                .find(|(name, _)| name == rule.metric)
+                .map(|&(_, value)| value)
+                .ok_or_else(|| format!("no metric `{}` to keep the best model by", rule.metric))?;
+            // Infinite: the model diverged. NaN: nothing to compare (no
+            // validation data; a NaN training loss has stopped the run).
+            if value.is_infinite() {
+                let at = (epoch.number, &self.state);
+                return Err(non_finite(rule.metric, value, at, Some(checkpointer)));
+            }
+            let better = !value.is_nan()
+                && self
+                    .state
+                    .best_valid
+                    .is_none_or(|best| match rule.higher_is_better {
+                        true => value > best,
+                        false => value < best,
+                    });
+            if better {
+                self.state.best_valid = Some(value);
+                // Before the latest checkpoint: a resume after a kill in
+                // between redoes this epoch and saves it again.
+                best.save(&self.model, None, &self.state)?;
+            }
+        }
+        checkpointer.save(&self.model, Some(&self.optimizer), &self.state)?;
+        Ok(())
     }
-    Ok(Trained {
-        model: model.valid(),
-        run: run.filter(|_| leader),
-        state,
-    })
 }
 
 /// The error that stops a run on a NaN or infinite value, naming the last
@@ -350,8 +463,7 @@ pub fn train<T: Task, C: Serialize>(
 fn non_finite(
     name: &str,
     value: f64,
-    epoch: usize,
-    state: &TrainingState,
+    (epoch, state): (usize, &TrainingState),
     checkpointer: Option<&Checkpointer>,
 ) -> AppError {
     let error = TrainError::NonFinite {
