@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use recur_data::read_flickr_captions;
+use recur_data::{NpyMatrix, read_flickr_captions, write_npy};
 use recur_train::{AppError, Backend, Context, Progress};
 use recur_vision::{EfficientNetLite0, load_images};
 
@@ -87,7 +87,12 @@ pub fn run(args: FeaturesArgs) -> Result<(), AppError> {
 
     std::fs::create_dir_all(&args.out).context(args.out.display())?;
     let npy = args.out.join("features.npy");
-    write_file(&npy, &npy_bytes(&rows, names.len(), columns))?;
+    let matrix = NpyMatrix {
+        rows: names.len(),
+        cols: columns,
+        data: rows,
+    };
+    write_npy(&npy, &matrix)?;
     let list = args.out.join("images.txt");
     let mut text = names.join("\n");
     text.push('\n');
@@ -158,26 +163,6 @@ fn image_names(images: &Path) -> Result<Vec<String>, AppError> {
         .collect();
     names.sort();
     Ok(names)
-}
-
-/// A float32 `[rows, columns]` matrix in NumPy's `.npy` format (version 1.0,
-/// little-endian, C order), as `recur_data::read_npy` reads it.
-fn npy_bytes(values: &[f32], rows: usize, columns: usize) -> Vec<u8> {
-    let mut header =
-        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {columns}), }}");
-    // Magic (6) + version (2) + length (2) + header + '\n': a multiple of 64.
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = Vec::with_capacity(10 + header.len() + values.len() * 4);
-    bytes.extend_from_slice(b"\x93NUMPY\x01\x00");
-    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(header.as_bytes());
-    for value in values {
-        bytes.extend_from_slice(&value.to_le_bytes());
-    }
-    bytes
 }
 
 /// Writes through a temporary file, so a half-written output never remains.

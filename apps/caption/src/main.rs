@@ -62,8 +62,9 @@ enum Cli {
 /// Everything that defines a training run; written to the run's config.json.
 #[derive(Args, Serialize, Deserialize, Clone, Debug)]
 struct Config {
-    /// Folder with `features.npy` (float32, one row per image) and
-    /// `image_captions.token`; default: the generated shapes.
+    /// Folder with `features.npy` (float16/32/64, C or Fortran order, one
+    /// row per image) and `image_captions.token`; default: the generated
+    /// shapes.
     #[arg(long)]
     features: Option<PathBuf>,
     /// Karpathy split JSON for `--features` (default: every 9th image

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used)] // a failed test may panic
 
+use std::path::{Path, PathBuf};
+
 use recur_train::testing::{App, one_error_line, stderr};
 use recur_train::{Backend, read_metrics};
 
@@ -212,16 +214,8 @@ fn bad_input_is_one_clear_line_and_leaves_no_run() {
     );
 
     // A float32 matrix with one row for two images.
-    let mut header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2), }".to_string();
-    while (11 + header.len()) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend((header.len() as u16).to_le_bytes());
-    bytes.extend(header.as_bytes());
-    bytes.extend([1.0f32, 2.0].iter().flat_map(|v| v.to_le_bytes()));
-    std::fs::write(&npy, bytes).unwrap();
+    let data: Vec<u8> = [1.0f32, 2.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+    std::fs::write(&npy, npy_bytes("<f4", false, (1, 2), &data)).unwrap();
     let output = train(&[]);
     assert!(!output.status.success());
     assert_eq!(
@@ -299,6 +293,125 @@ fn bad_input_is_one_clear_line_and_leaves_no_run() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// A features folder under `dir` of ten images, two captions each (by the
+/// default split eight train, one validation and one test image), and
+/// `npy` as its `features.npy`.
+fn features_folder(dir: &Path, npy: &[u8]) -> PathBuf {
+    let features = dir.join("features");
+    std::fs::create_dir_all(&features).unwrap();
+    let colours = ["red", "blue"];
+    let shapes = ["circle", "square", "star", "cross", "heart"];
+    let mut tokens = String::new();
+    for image in 0..10 {
+        let (colour, shape) = (colours[image % 2], shapes[image % 5]);
+        tokens.push_str(&format!("img{image}.jpg#0\ta {colour} {shape}\n"));
+        tokens.push_str(&format!("img{image}.jpg#1\tone {colour} {shape}\n"));
+    }
+    std::fs::write(features.join("image_captions.token"), tokens).unwrap();
+    std::fs::write(features.join("features.npy"), npy).unwrap();
+    features
+}
+
+/// `.npy` bytes (format 1.0) of `shape` with dtype `descr`, C or Fortran
+/// order, and raw `data`, as `numpy.save` writes them.
+fn npy_bytes(descr: &str, fortran: bool, shape: (usize, usize), data: &[u8]) -> Vec<u8> {
+    let order = if fortran { "True" } else { "False" };
+    let mut header = format!(
+        "{{'descr': '{descr}', 'fortran_order': {order}, 'shape': ({}, {}), }}",
+        shape.0, shape.1
+    );
+    while !(11 + header.len()).is_multiple_of(64) {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    bytes.extend(data);
+    bytes
+}
+
+/// `np.save` of a float64 array (NumPy's default dtype), here in Fortran
+/// order, trains like float32; a NaN feature stops before any run folder
+/// exists, in one line naming the file, the row and the row's image.
+#[test]
+fn float64_features_train_and_a_nan_is_refused_by_row() {
+    let backend = Backend::for_tests()[0];
+    let dir = APP.scratch(&format!("features-{backend}"));
+    // Image i's features: [i, i / 10, 1, -1] (10 x 4), column by column.
+    let values: Vec<f64> = (0..4)
+        .flat_map(|column| {
+            (0..10).map(move |image| match column {
+                0 => f64::from(image),
+                1 => f64::from(image) / 10.0,
+                2 => 1.0,
+                _ => -1.0,
+            })
+        })
+        .collect();
+    let data: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let features = features_folder(&dir.join("f8"), &npy_bytes("<f8", true, (10, 4), &data));
+    let root = dir.join("root");
+    let train = |features: &Path, root: &Path| {
+        APP.run(&[
+            "train",
+            "--backend",
+            backend.name(),
+            "--root",
+            root.to_str().unwrap(),
+            "--features",
+            features.to_str().unwrap(),
+            "--min-count",
+            "1",
+            "--embedding",
+            "8",
+            "--hidden",
+            "16",
+            "--batch",
+            "8",
+            "--epochs",
+            "1",
+            "--beam",
+            "2",
+            "--max-len",
+            "6",
+        ])
+    };
+    let output = train(&features, &root);
+    assert!(output.status.success(), "{backend}: {}", stderr(&output));
+    let run = APP.only_run(&root);
+    let metrics = read_metrics(run.join("metrics.csv")).unwrap();
+    let loss = metrics.column("train_loss").unwrap();
+    assert!(
+        loss.len() == 1 && loss[0].is_finite(),
+        "{backend}: {loss:?}"
+    );
+
+    // The same matrix as float32 with a NaN in row 3, column 1.
+    let mut rows: Vec<f32> = (0..10)
+        .flat_map(|image| [image as f32, image as f32 / 10.0, 1.0, -1.0])
+        .collect();
+    rows[3 * 4 + 1] = f32::NAN;
+    let data: Vec<u8> = rows.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let features = features_folder(&dir.join("nan"), &npy_bytes("<f4", false, (10, 4), &data));
+    let root = dir.join("nan-root");
+    let output = train(&features, &root);
+    let npy = features.join("features.npy");
+    assert_eq!(
+        one_error_line(&output, &[]),
+        format!(
+            "error: {}: row 3 (image `img3.jpg`), column 1 (from 0) is NaN, not a finite float32",
+            npy.display()
+        )
+    );
+    assert_eq!(stderr(&output).lines().count(), 1, "{}", stderr(&output));
+    assert!(
+        APP.runs(&root).is_empty(),
+        "no run folder for a failed start"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// Two runs with the same `--seed` start from the same weights and train
 /// alike: their losses match exactly.
 #[test]
@@ -325,4 +438,35 @@ fn the_same_seed_trains_the_same_run() {
         assert_eq!(losses("a"), losses("b"), "{backend}");
         std::fs::remove_dir_all(&dir).ok();
     }
+}
+
+/// Every size and count is checked before anything is read or written: one
+/// line naming the flag, no panic, no run folder; a `--min-count` that
+/// leaves only the special tokens is refused too.
+#[test]
+fn bad_sizes_are_one_line_naming_the_flag() {
+    let dir = APP.scratch("bad-sizes");
+    for (flag, value) in [
+        ("--embedding", "0"),
+        ("--hidden", "0"),
+        ("--channels", "0"),
+        ("--attention-hidden", "0"),
+        ("--beam", "0"),
+        ("--max-len", "0"),
+        ("--min-count", "1000000"),
+        ("--batch", "0"),
+    ] {
+        let setting = format!("{flag}={value}");
+        let args = [
+            "train",
+            "--shapes-train",
+            "40",
+            "--root",
+            dir.to_str().unwrap(),
+            &setting,
+        ];
+        one_error_line(&APP.run(&args), &[flag]);
+        assert!(!dir.join("runs").exists(), "{flag} {value}: no run folder");
+    }
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use burn::tensor::{Device, Tensor, TensorData};
-use recur_data::{Split, read_flickr_captions, read_karpathy_split, read_npy};
+use recur_data::{DataError, Split, read_flickr_captions, read_karpathy_split, read_npy};
 
 use crate::CaptionError;
 
@@ -72,14 +72,16 @@ impl CaptionData {
 
 /// Reads precomputed image features in the chapter's format.
 ///
-/// - `features`: a float32 `.npy` matrix, one row per image, the rows in the
+/// - `features`: a 2-D float `.npy` matrix (float16, float32 or float64, C or
+///   Fortran order; see [`read_npy`]), one row per image, the rows in the
 ///   order in which the images first appear in `captions`.
 /// - `captions`: Flickr's `image_captions.token`, `name.jpg#k<TAB>caption`.
 /// - `split`: a Karpathy split JSON naming the split of every image; without
 ///   it, of every ten images in caption-file order the ninth goes to
 ///   validation, the tenth to test and the others to training.
 ///
-/// Errors: anything [`read_npy`] and the caption readers reject, a row count
+/// Errors: anything [`read_npy`] and the caption readers reject (a NaN or
+/// infinite feature names its row and that row's image), a row count
 /// that differs from the number of images, and a split file that lacks an
 /// image of the caption file or names one it does not have.
 pub fn read_features(
@@ -104,7 +106,21 @@ pub fn read_features(
         });
         images[index].captions.push(caption.caption);
     }
-    let matrix = read_npy(features)?;
+    let matrix = read_npy(features).map_err(|error| match error {
+        DataError::NonFinite {
+            path,
+            row,
+            column,
+            value,
+        } if row < images.len() => CaptionError::NonFiniteFeature {
+            features: path,
+            row,
+            image: images[row].name.clone(),
+            column,
+            value,
+        },
+        error => error.into(),
+    })?;
     if matrix.rows != images.len() {
         return Err(CaptionError::FeatureCount {
             features: features.to_path_buf(),

@@ -28,6 +28,23 @@ pub enum CaptionError {
         /// The distinct images it names.
         images: usize,
     },
+    /// A feature row holds a NaN, an infinity or a value beyond float32's
+    /// range.
+    #[error(
+        "{features}: row {row} (image `{image}`), column {column} (from 0) is {value:e}, not a finite float32"
+    )]
+    NonFiniteFeature {
+        /// The features file.
+        features: PathBuf,
+        /// The row (from 0): the image's index in caption-file order.
+        row: usize,
+        /// The image of that row.
+        image: String,
+        /// The column (from 0).
+        column: usize,
+        /// The value as stored in the file.
+        value: f64,
+    },
     /// A split file names an image the caption file does not have.
     #[error("{path}: image `{image}` has no captions in {other}")]
     MissingImage {

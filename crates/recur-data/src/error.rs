@@ -57,8 +57,8 @@ pub enum DataError {
         /// What the parser said.
         source: serde_json::Error,
     },
-    /// A `.npy` file is malformed or holds something other than a C-order
-    /// little-endian float32 matrix.
+    /// A `.npy` file is malformed or holds something other than a 2-D
+    /// float16, float32 or float64 matrix.
     #[error("{path}: byte {offset}: {message}")]
     Npy {
         /// The file.
@@ -67,6 +67,19 @@ pub enum DataError {
         offset: usize,
         /// What is wrong.
         message: String,
+    },
+    /// A `.npy` matrix holds a NaN, an infinity or a value beyond float32's
+    /// range (the first such value in row-major order).
+    #[error("{path}: row {row}, column {column} (from 0) is {value:e}, not a finite float32")]
+    NonFinite {
+        /// The file.
+        path: PathBuf,
+        /// The row (from 0; for features, the image's index).
+        row: usize,
+        /// The column (from 0).
+        column: usize,
+        /// The value as stored in the file.
+        value: f64,
     },
     /// A vocabulary file parses as JSON but is not a consistent vocabulary.
     #[error("{path}: not a vocabulary: {message}")]

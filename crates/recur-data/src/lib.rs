@@ -11,12 +11,14 @@
 //!   bucketing by length), [`BpttWindows`] (contiguous truncated-BPTT windows
 //!   over a token stream), [`SplitMix64`] (the generator behind the shuffle).
 //! - Readers: [`read_text`], [`read_parallel`], [`read_flickr_captions`],
-//!   [`read_karpathy_split`], [`read_npy`]. Each bad input is a [`DataError`]
-//!   that names the file and the line or byte offset.
+//!   [`read_karpathy_split`], [`read_npy`] (float16/32/64, C or Fortran
+//!   order, as row-major float32; [`write_npy`] beside it). Each bad input is
+//!   a [`DataError`] that names the file and the line, byte offset or row.
 
 mod batch;
 mod bias;
 mod error;
+mod npy;
 mod read;
 mod rng;
 mod vocab;
@@ -24,9 +26,10 @@ mod vocab;
 pub use batch::{Batch, Batcher, BpttWindows, Window, pad};
 pub use bias::{MIN_FREQUENCY, log_frequency_bias};
 pub use error::DataError;
+pub use npy::{NpyMatrix, read_npy, write_npy};
 pub use read::{
-    FlickrCaption, KarpathyImage, KarpathySentence, KarpathySplit, NpyMatrix, Split,
-    read_flickr_captions, read_karpathy_split, read_npy, read_parallel, read_text,
+    FlickrCaption, KarpathyImage, KarpathySentence, KarpathySplit, Split, read_flickr_captions,
+    read_karpathy_split, read_parallel, read_text,
 };
 pub use rng::SplitMix64;
 pub use vocab::{CharVocab, WordVocab, tokenize};

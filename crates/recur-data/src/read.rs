@@ -1,14 +1,14 @@
 //! Readers for the systems' data files: plain text, tab-separated parallel
-//! text, Flickr captions, the Karpathy split JSON and `.npy` feature matrices.
+//! text, Flickr captions and the Karpathy split JSON (`.npy` matrices are in
+//! `npy.rs`).
 
 use std::path::{Path, PathBuf};
 
-use burn::tensor::{Device, Tensor, TensorData};
 use serde::Deserialize;
 
 use crate::DataError;
 
-fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> DataError {
+pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> DataError {
     let path = path.to_path_buf();
     move |source| DataError::Io { path, source }
 }
@@ -159,148 +159,4 @@ pub fn read_karpathy_split(path: impl AsRef<Path>) -> Result<KarpathySplit, Data
         path: path.to_path_buf(),
         source,
     })
-}
-
-/// A float32 matrix read from a `.npy` file (e.g. CNN features, one row per
-/// image).
-#[derive(Debug, Clone, PartialEq)]
-pub struct NpyMatrix {
-    /// Number of rows.
-    pub rows: usize,
-    /// Number of columns.
-    pub cols: usize,
-    /// The values, row-major `[rows, cols]`.
-    pub data: Vec<f32>,
-}
-
-impl NpyMatrix {
-    /// Row `row`, `[cols]`, if there is one.
-    pub fn row(&self, row: usize) -> Option<&[f32]> {
-        (row < self.rows).then(|| &self.data[row * self.cols..(row + 1) * self.cols])
-    }
-
-    /// The matrix as a `[rows, cols]` tensor on `device`.
-    pub fn tensor(&self, device: &Device) -> Tensor<2> {
-        Tensor::from_data(
-            TensorData::new(self.data.clone(), [self.rows, self.cols]),
-            device,
-        )
-    }
-}
-
-const NPY_MAGIC: &[u8] = b"\x93NUMPY";
-
-/// Reads a 2-D float32 `.npy` file (format version 1, 2 or 3), as written by
-/// `numpy.save(path, array.astype(numpy.float32))`.
-///
-/// The header must say `'descr': '<f4'`, `'fortran_order': False` and a
-/// two-number `'shape'`; anything else, and data shorter or longer than the
-/// shape, is an error giving the byte offset.
-pub fn read_npy(path: impl AsRef<Path>) -> Result<NpyMatrix, DataError> {
-    let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(io_error(path))?;
-    let error = |offset: usize, message: String| DataError::Npy {
-        path: path.to_path_buf(),
-        offset,
-        message,
-    };
-    if bytes.len() < 10 || !bytes.starts_with(NPY_MAGIC) {
-        return Err(error(0, "not a .npy file (no \\x93NUMPY magic)".into()));
-    }
-    let (header_start, header_len) = match bytes[6] {
-        1 => (10, usize::from(u16::from_le_bytes([bytes[8], bytes[9]]))),
-        2 | 3 if bytes.len() >= 12 => (
-            12,
-            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
-        ),
-        2 | 3 => return Err(error(8, "header length is truncated".into())),
-        version => {
-            return Err(error(6, format!("unsupported .npy version {version}")));
-        }
-    };
-    let data_start = header_start + header_len;
-    let header = bytes.get(header_start..data_start).ok_or_else(|| {
-        error(
-            header_start,
-            format!("header of {header_len} bytes is truncated"),
-        )
-    })?;
-    let header = std::str::from_utf8(header)
-        .map_err(|_| error(header_start, "header is not text".into()))?;
-    let at_header = |message: String| error(header_start, message);
-
-    let descr =
-        header_value(header, "descr").ok_or_else(|| at_header("header has no 'descr'".into()))?;
-    if descr != "'<f4'" {
-        return Err(at_header(format!(
-            "dtype {descr} is not little-endian float32 ('<f4')"
-        )));
-    }
-    match header_value(header, "fortran_order") {
-        Some("False") => {}
-        Some("True") => return Err(at_header("Fortran-order arrays are not supported".into())),
-        _ => {
-            return Err(at_header(
-                "header has no 'fortran_order' False or True".into(),
-            ));
-        }
-    }
-    let shape = header_value(header, "shape")
-        .and_then(parse_shape)
-        .ok_or_else(|| at_header("header has no 'shape' tuple".into()))?;
-    let [rows, cols] = shape[..] else {
-        return Err(at_header(format!(
-            "shape {} is not 2-D",
-            header_value(header, "shape").unwrap_or_default()
-        )));
-    };
-    let expected = rows
-        .checked_mul(cols)
-        .and_then(|n| n.checked_mul(4))
-        .ok_or_else(|| at_header(format!("shape ({rows}, {cols}) is too large")))?;
-    let data = &bytes[data_start..];
-    if data.len() != expected {
-        let what = if data.len() < expected {
-            "truncated"
-        } else {
-            "too long"
-        };
-        return Err(error(
-            data_start,
-            format!(
-                "data is {what}: shape ({rows}, {cols}) needs {expected} bytes, found {}",
-                data.len()
-            ),
-        ));
-    }
-    let data = data
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
-    Ok(NpyMatrix { rows, cols, data })
-}
-
-/// The text of the value of `'key'` in a header dict literal: a quoted
-/// string, a parenthesised tuple, or a bare word.
-fn header_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
-    let quoted = format!("'{key}'");
-    let rest = &header[header.find(&quoted)? + quoted.len()..];
-    let rest = rest.trim_start().strip_prefix(':')?.trim_start();
-    let end = match rest.chars().next()? {
-        '\'' => rest[1..].find('\'')? + 2,
-        '(' => rest.find(')')? + 1,
-        _ => rest.find([',', '}']).unwrap_or(rest.len()),
-    };
-    Some(rest[..end].trim())
-}
-
-/// `(3, 4)` → `[3, 4]`; `(5,)` → `[5]`.
-fn parse_shape(tuple: &str) -> Option<Vec<usize>> {
-    let inner = tuple.strip_prefix('(')?.strip_suffix(')')?;
-    inner
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| s.parse().ok())
-        .collect()
 }

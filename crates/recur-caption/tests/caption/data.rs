@@ -3,18 +3,33 @@ use std::path::{Path, PathBuf};
 use recur_caption::read_features;
 use recur_data::Split;
 
-fn scratch(name: &str) -> PathBuf {
+pub fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("caption-data-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
-/// Writes a `.npy` matrix with the given dtype descriptor and raw values.
-fn npy(path: &Path, descr: &str, rows: usize, cols: usize, bytes: &[u8]) {
+/// Writes a C-order `.npy` matrix with the given dtype descriptor and raw
+/// values.
+pub fn npy(path: &Path, descr: &str, rows: usize, cols: usize, bytes: &[u8]) {
+    npy_in_order(path, descr, false, rows, cols, bytes);
+}
+
+/// Writes a `.npy` matrix with the given dtype descriptor, order and raw
+/// values.
+pub fn npy_in_order(
+    path: &Path,
+    descr: &str,
+    fortran: bool,
+    rows: usize,
+    cols: usize,
+    bytes: &[u8],
+) {
+    let order = if fortran { "True" } else { "False" };
     let mut header =
-        format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
-    while (10 + header.len() + 1) % 64 != 0 {
+        format!("{{'descr': '{descr}', 'fortran_order': {order}, 'shape': ({rows}, {cols}), }}");
+    while !(10 + header.len() + 1).is_multiple_of(64) {
         header.push(' ');
     }
     header.push('\n');
@@ -25,11 +40,11 @@ fn npy(path: &Path, descr: &str, rows: usize, cols: usize, bytes: &[u8]) {
     std::fs::write(path, out).unwrap();
 }
 
-fn floats(values: &[f32]) -> Vec<u8> {
+pub fn floats(values: &[f32]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
-const TOKENS: &str = "a.jpg#0\ta dog runs\na.jpg#1\ta brown dog\nb.jpg#0\ta cat sleeps\n";
+pub const TOKENS: &str = "a.jpg#0\ta dog runs\na.jpg#1\ta brown dog\nb.jpg#0\ta cat sleeps\n";
 
 #[test]
 fn reads_features_captions_and_split() {
@@ -57,6 +72,25 @@ fn reads_features_captions_and_split() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// NumPy's default float64, in Fortran order, reads as the same row-major
+/// float32 features.
+#[test]
+fn reads_float64_fortran_features() {
+    let dir = scratch("f8");
+    let (features, tokens) = (dir.join("f.npy"), dir.join("t.token"));
+    std::fs::write(&tokens, TOKENS).unwrap();
+    // [[1, 2, 3], [4, 5, 6]] column by column.
+    let columns: Vec<u8> = [1.0f64, 4., 2., 5., 3., 6.]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    npy_in_order(&features, "<f8", true, 2, 3, &columns);
+    let data = read_features(&features, &tokens, None).unwrap();
+    assert_eq!(data.input_size, 3);
+    assert_eq!(data.inputs, [1., 2., 3., 4., 5., 6.]);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn bad_features_are_clear_errors() {
     let dir = scratch("bad");
@@ -77,16 +111,37 @@ fn bad_features_are_clear_errors() {
         )
     );
 
-    // float64 instead of float32.
-    npy(&features, "<f8", 2, 1, &[0u8; 16]);
+    // Integers instead of floats.
+    npy(&features, "<i4", 2, 1, &[0u8; 8]);
     let error = read_features(&features, &tokens, None)
         .unwrap_err()
         .to_string();
-    assert!(
-        error.starts_with(&format!("{}: byte", features.display())),
-        "{error}"
+    assert_eq!(
+        error,
+        format!(
+            "{}: byte 10: dtype '<i4' is not float16, float32 or float64 ('<f2', '<f4', '<f8' or big-endian '>f…')",
+            features.display()
+        )
     );
-    assert!(error.contains("<f8"), "{error}");
+
+    // A NaN names its row and the row's image.
+    npy(
+        &features,
+        "<f4",
+        2,
+        3,
+        &floats(&[1., 2., 3., 4., f32::NAN, 6.]),
+    );
+    let error = read_features(&features, &tokens, None)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        format!(
+            "{}: row 1 (image `b.jpg`), column 1 (from 0) is NaN, not a finite float32",
+            features.display()
+        )
+    );
 
     // A split naming an image without captions, and one lacking an image.
     npy(&features, "<f4", 2, 1, &floats(&[1., 2.]));

@@ -1,4 +1,4 @@
-//! Shared helpers: a scratch folder per test.
+//! Shared helpers: a scratch folder per test, files, one-line messages.
 
 use std::path::{Path, PathBuf};
 
@@ -22,4 +22,9 @@ pub fn message<T: std::fmt::Debug>(result: Result<T, recur_data::DataError>) -> 
     let text = result.unwrap_err().to_string();
     assert!(!text.contains('\n'), "not one line: {text}");
     text
+}
+
+/// A path as error messages show it.
+pub fn shown(path: &Path) -> String {
+    path.display().to_string()
 }

@@ -1,19 +1,11 @@
-//! Every reader on good files and on each kind of bad file, checking the
-//! exact one-line message.
-
-use std::path::Path;
+//! Every text reader on good files and on each kind of bad file, checking
+//! the exact one-line message (`.npy` matrices are in `npy.rs`).
 
 use recur_data::{
-    FlickrCaption, Split, read_flickr_captions, read_karpathy_split, read_npy, read_parallel,
-    read_text,
+    FlickrCaption, Split, read_flickr_captions, read_karpathy_split, read_parallel, read_text,
 };
-use recur_train::Backend;
 
-use crate::common::{message, scratch, write};
-
-fn shown(path: &Path) -> String {
-    path.display().to_string()
-}
+use crate::common::{message, scratch, shown, write};
 
 #[test]
 fn text_reads_and_rejects_invalid_utf8() {
@@ -166,122 +158,5 @@ fn karpathy_split() {
     assert_eq!(
         message(read_karpathy_split(&path)),
         format!("{}: key must be a string at line 3 column 2", shown(&path))
-    );
-}
-
-/// A `.npy` file's bytes: magic, version, padded header, data.
-fn npy(version: u8, header: &str, data: &[f32]) -> Vec<u8> {
-    let prefix = if version == 1 { 10 } else { 12 };
-    let mut header = header.to_string();
-    while !(prefix + header.len() + 1).is_multiple_of(64) {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY".to_vec();
-    bytes.extend([version, 0]);
-    if version == 1 {
-        bytes.extend((header.len() as u16).to_le_bytes());
-    } else {
-        bytes.extend((header.len() as u32).to_le_bytes());
-    }
-    bytes.extend(header.as_bytes());
-    for value in data {
-        bytes.extend(value.to_le_bytes());
-    }
-    bytes
-}
-
-const GOOD: &str = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
-
-#[test]
-fn npy_matrices() {
-    let dir = scratch("npy");
-    let values = [1.0, -2.5, 3.0, 0.0, 1e-3, 7.0];
-    for version in [1, 2] {
-        let path = write(
-            &dir,
-            &format!("v{version}.npy"),
-            npy(version, GOOD, &values),
-        );
-        let matrix = read_npy(&path).unwrap();
-        assert_eq!((matrix.rows, matrix.cols), (2, 3));
-        assert_eq!(matrix.data, values);
-        assert_eq!(matrix.row(1).unwrap(), [0.0, 1e-3, 7.0]);
-        assert!(matrix.row(2).is_none());
-        for backend in Backend::for_tests() {
-            let tensor = matrix.tensor(&backend.device());
-            assert_eq!(tensor.dims(), [2, 3]);
-            assert_eq!(
-                tensor.into_data().try_to_vec::<f32>().unwrap(),
-                values,
-                "{backend}"
-            );
-        }
-    }
-    // Key order and spacing as another writer might produce them.
-    let header = "{'shape':(1,2),'fortran_order':False,'descr':'<f4'}";
-    let path = write(&dir, "compact.npy", npy(1, header, &[4.0, 5.0]));
-    assert_eq!(read_npy(&path).unwrap().data, [4.0, 5.0]);
-}
-
-#[test]
-fn bad_npy_files() {
-    let dir = scratch("npy-bad");
-    let check = |name: &str, bytes: Vec<u8>, expected: &str| {
-        let path = write(&dir, name, bytes);
-        assert_eq!(
-            message(read_npy(&path)),
-            format!("{}: {expected}", shown(&path))
-        );
-    };
-    check(
-        "magic.npy",
-        b"PK\x03\x04 not numpy at all".to_vec(),
-        "byte 0: not a .npy file (no \\x93NUMPY magic)",
-    );
-    let mut future = npy(1, GOOD, &[0.0; 6]);
-    future[6] = 9;
-    check("version.npy", future, "byte 6: unsupported .npy version 9");
-    check(
-        "f8.npy",
-        npy(1, &GOOD.replace("<f4", "<f8"), &[0.0; 12]),
-        "byte 10: dtype '<f8' is not little-endian float32 ('<f4')",
-    );
-    check(
-        "big.npy",
-        npy(1, &GOOD.replace("<f4", ">f4"), &[0.0; 6]),
-        "byte 10: dtype '>f4' is not little-endian float32 ('<f4')",
-    );
-    check(
-        "fortran.npy",
-        npy(2, &GOOD.replace("False", "True"), &[0.0; 6]),
-        "byte 12: Fortran-order arrays are not supported",
-    );
-    check(
-        "vector.npy",
-        npy(1, &GOOD.replace("(2, 3)", "(6,)"), &[0.0; 6]),
-        "byte 10: shape (6,) is not 2-D",
-    );
-    check(
-        "noshape.npy",
-        npy(1, "{'descr': '<f4', 'fortran_order': False}", &[]),
-        "byte 10: header has no 'shape' tuple",
-    );
-    check(
-        "short.npy",
-        npy(1, GOOD, &[0.0; 5]),
-        "byte 128: data is truncated: shape (2, 3) needs 24 bytes, found 20",
-    );
-    check(
-        "long.npy",
-        npy(1, GOOD, &[0.0; 7]),
-        "byte 128: data is too long: shape (2, 3) needs 24 bytes, found 28",
-    );
-    let mut cut = npy(1, GOOD, &[]);
-    cut.truncate(30);
-    check(
-        "header.npy",
-        cut,
-        "byte 10: header of 118 bytes is truncated",
     );
 }
