@@ -1,8 +1,11 @@
-//! PNG line charts of training curves and heatmaps, drawn pixel by pixel
-//! with a 5x7 bitmap font, written with the `image` crate's PNG encoder.
+//! PNG line charts of training curves and heatmaps, drawn pixel by pixel,
+//! with text in DejaVu Sans (shipped in `fonts/`, rasterised with anti-aliasing
+//! by `ab_glyph`), written with the `image` crate's PNG encoder.
 
 use std::path::Path;
+use std::sync::OnceLock;
 
+use ab_glyph::{Font, FontRef, GlyphId, PxScale, ScaleFont, point};
 use image::codecs::png::PngEncoder;
 use image::{ExtendedColorType, ImageEncoder};
 
@@ -53,6 +56,14 @@ const WHITE: [u8; 3] = [255, 255, 255];
 const BLACK: [u8; 3] = [0, 0, 0];
 const GRID: [u8; 3] = [225, 225, 225];
 
+/// DejaVu Sans 2.37, under the Bitstream Vera licence (`fonts/LICENSE`).
+const FONT_FILE: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
+/// The size of labels, tick numbers and legends: pixels from the font's
+/// ascent to its descent (capitals are 7.5 pixels tall).
+const SMALL: f32 = 12.0;
+/// The size of titles (capitals 14 pixels tall).
+const LARGE: f32 = 22.0;
+
 /// Draws `series` as lines (with point markers when a series has fewer than
 /// 50 points, so a single point shows) on axes with ticks and numbers, a
 /// title and a legend, and writes it atomically (temporary file, then
@@ -98,16 +109,17 @@ pub fn line_chart(
         canvas.line(x, top, x, bottom - 1, GRID);
         canvas.line(x, bottom, x, bottom + 5, BLACK);
         let label = xt.label(t);
-        let w = text_width(&label, 1);
-        canvas.text(x - w / 2, bottom + 9, &label, 1, BLACK);
+        let w = text_width(&label, SMALL);
+        canvas.text(x - w / 2, bottom + 9, &label, SMALL, BLACK);
     }
     for &t in &yt.values {
         let y = py(t).round() as i64;
         canvas.line(left + 1, y, right, y, GRID);
         canvas.line(left - 5, y, left, y, BLACK);
         let label = yt.label(t);
-        let w = text_width(&label, 1);
-        canvas.text(left - 9 - w, y - 3, &label, 1, BLACK);
+        let w = text_width(&label, SMALL);
+        let y = y - cap_height(SMALL) / 2;
+        canvas.text(left - 9 - w, y, &label, SMALL, BLACK);
     }
     // axes
     canvas.line(left, top, left, bottom, BLACK);
@@ -137,12 +149,12 @@ pub fn line_chart(
     canvas.clip = (0, 0, WIDTH as i64 - 1, HEIGHT as i64 - 1);
 
     // title and legend
-    let tw = text_width(title, 2);
-    canvas.text((WIDTH as i64 - tw) / 2, 12, title, 2, BLACK);
+    let tw = text_width(title, LARGE);
+    canvas.text((WIDTH as i64 - tw) / 2, 12, title, LARGE, BLACK);
     if !series.is_empty() {
         let widest = series
             .iter()
-            .map(|s| text_width(&s.name, 1))
+            .map(|s| text_width(&s.name, SMALL))
             .max()
             .unwrap_or(0);
         let (lw, lh) = (widest + 36, series.len() as i64 * 14 + 8);
@@ -152,8 +164,9 @@ pub fn line_chart(
         for (i, s) in series.iter().enumerate() {
             let colour = COLOURS[i % COLOURS.len()];
             let y = ly + 7 + i as i64 * 14;
-            canvas.rect(lx + 6, y + 2, 18, 3, colour);
-            canvas.text(lx + 30, y, &s.name, 1, BLACK);
+            // a swatch 3 pixels tall, level with the middle of the capitals
+            canvas.rect(lx + 6, y + cap_height(SMALL) / 2 - 1, 18, 3, colour);
+            canvas.text(lx + 30, y, &s.name, SMALL, BLACK);
         }
     }
 
@@ -233,13 +246,19 @@ pub fn heatmap(map: &Heatmap<'_>, path: impl AsRef<Path>) -> Result<(), TrainErr
 
     let (rows, cols) = (map.rows.max(1) as i64, map.cols.max(1) as i64);
     let cell = (800 / cols).min(600 / rows).clamp(2, 28);
-    let widest = |labels: &[String]| labels.iter().map(|l| text_width(l, 1)).max().unwrap_or(0);
+    let widest = |labels: &[String]| {
+        labels
+            .iter()
+            .map(|l| text_width(l, SMALL))
+            .max()
+            .unwrap_or(0)
+    };
     let left = 10 + widest(map.row_labels) + 6;
     let top = 36 + widest(map.col_labels) + 6;
     let scale = format!("white = {lo:.3}, blue = {hi:.3}");
     let width = (left + cols * cell + 10)
-        .max(text_width(map.title, 2) + 20)
-        .max(left + text_width(&scale, 1) + 10);
+        .max(text_width(map.title, LARGE) + 20)
+        .max(left + text_width(&scale, SMALL) + 10);
     let height = top + rows * cell + 24;
     let mut canvas = Canvas::new(width as u32, height as u32);
 
@@ -260,18 +279,22 @@ pub fn heatmap(map: &Heatmap<'_>, path: impl AsRef<Path>) -> Result<(), TrainErr
     }
     canvas.frame(left - 1, top - 1, cols * cell + 2, rows * cell + 2, BLACK);
 
-    // every `step`-th label, so labels (8 pixels a line) never overlap
-    let step = |cell: i64| ((8 + cell - 1) / cell) as usize;
+    // every `step`-th label, so labels (a line from ascent to descent) never
+    // overlap; each label's capitals centred on its cell
+    let line = SMALL.ceil() as i64;
+    let step = |cell: i64| ((line + cell - 1) / cell) as usize;
+    let inset = (cell - cap_height(SMALL)) / 2;
     for (r, label) in map.row_labels.iter().enumerate().step_by(step(cell)) {
-        let y = top + r as i64 * cell + (cell - 7) / 2;
-        canvas.text(left - 6 - text_width(label, 1), y, label, 1, BLACK);
+        let y = top + r as i64 * cell + inset;
+        let x = left - 6 - text_width(label, SMALL);
+        canvas.text(x, y, label, SMALL, BLACK);
     }
     for (c, label) in map.col_labels.iter().enumerate().step_by(step(cell)) {
-        let x = left + c as i64 * cell + (cell - 7) / 2;
-        canvas.vertical_text(x, top - 6, label, BLACK);
+        let x = left + c as i64 * cell + inset;
+        canvas.vertical_text(x, top - 6, label, SMALL, BLACK);
     }
-    canvas.text(10, 10, map.title, 2, BLACK);
-    canvas.text(left, top + rows * cell + 9, &scale, 1, BLACK);
+    canvas.text(10, 10, map.title, LARGE, BLACK);
+    canvas.text(left, top + rows * cell + 9, &scale, SMALL, BLACK);
 
     let png = encode_png(width as u32, height as u32, &canvas.pixels);
     write_atomic(path, &png)
@@ -348,14 +371,21 @@ impl Canvas {
         }
     }
 
-    fn set(&mut self, x: i64, y: i64, c: [u8; 3]) {
+    /// Where the pixel `(x, y)` starts in `pixels`, if it is inside the
+    /// canvas and the clip rectangle.
+    fn index(&self, x: i64, y: i64) -> Option<usize> {
         let (l, t, r, b) = self.clip;
         if x < l || x > r || y < t || y > b || x < 0 || y < 0 || x >= self.width || y >= self.height
         {
-            return;
+            return None;
         }
-        let i = ((y * self.width + x) * 3) as usize;
-        self.pixels[i..i + 3].copy_from_slice(&c);
+        Some(((y * self.width + x) * 3) as usize)
+    }
+
+    fn set(&mut self, x: i64, y: i64, c: [u8; 3]) {
+        if let Some(i) = self.index(x, y) {
+            self.pixels[i..i + 3].copy_from_slice(&c);
+        }
     }
 
     fn rect(&mut self, x: i64, y: i64, w: i64, h: i64, c: [u8; 3]) {
@@ -403,104 +433,92 @@ impl Canvas {
         }
     }
 
-    /// Text in the 5x7 font, top-left at `(x, y)`, each font pixel
-    /// `scale` x `scale`.
-    fn text(&mut self, x: i64, y: i64, text: &str, scale: i64, c: [u8; 3]) {
-        for (i, ch) in text.chars().enumerate() {
-            let rows = glyph(ch);
-            let gx = x + i as i64 * 6 * scale;
-            for (r, bits) in rows.iter().enumerate() {
-                for col in 0..5 {
-                    if bits & (0x10 >> col) != 0 {
-                        self.rect(gx + col * scale, y + r as i64 * scale, scale, scale, c);
-                    }
-                }
-            }
+    /// Mixes `c` into the pixel at `(x, y)`: `alpha` 1 paints it, 0 leaves
+    /// it.
+    fn blend(&mut self, x: i64, y: i64, c: [u8; 3], alpha: f32) {
+        let Some(i) = self.index(x, y) else {
+            return;
+        };
+        let alpha = alpha.clamp(0.0, 1.0);
+        for (old, new) in self.pixels[i..i + 3].iter_mut().zip(c) {
+            *old = (*old as f32 + (new as f32 - *old as f32) * alpha).round() as u8;
         }
     }
-    /// Text in the 5x7 font turned a quarter anticlockwise, read bottom to
-    /// top: its first character ends at row `y_end`, the glyphs' tops face
-    /// column `x`.
-    fn vertical_text(&mut self, x: i64, y_end: i64, text: &str, c: [u8; 3]) {
-        for (i, ch) in text.chars().enumerate() {
-            for (r, bits) in glyph(ch).iter().enumerate() {
-                for col in 0..5 {
-                    if bits & (0x10 >> col) != 0 {
-                        self.set(x + r as i64, y_end - (i as i64 * 6 + col), c);
-                    }
-                }
-            }
-        }
+
+    /// `text` at `size`, the top of its capitals at row `y`, starting at
+    /// column `x` (accents and descenders reach beyond).
+    fn text(&mut self, x: i64, y: i64, text: &str, size: f32, c: [u8; 3]) {
+        rasterise(text, size, |h, v, alpha| self.blend(x + h, y + v, c, alpha));
+    }
+
+    /// `text` at `size` turned a quarter anticlockwise, read bottom to top:
+    /// it starts at row `y_end`, and the tops of its capitals face column
+    /// `x`.
+    fn vertical_text(&mut self, x: i64, y_end: i64, text: &str, size: f32, c: [u8; 3]) {
+        rasterise(text, size, |h, v, alpha| {
+            self.blend(x + v, y_end - h, c, alpha)
+        });
     }
 }
 
-/// Width in pixels of `text` in the 5x7 font at `scale` (6 pixels a
-/// character, one of them the gap).
-fn text_width(text: &str, scale: i64) -> i64 {
-    let n = text.chars().count() as i64;
-    if n == 0 { 0 } else { (n * 6 - 1) * scale }
+/// The plots' font, parsed once.
+fn font() -> &'static FontRef<'static> {
+    static FONT: OnceLock<FontRef<'static>> = OnceLock::new();
+    FONT.get_or_init(|| FontRef::try_from_slice(FONT_FILE).expect("the shipped font parses"))
 }
 
-/// The 5x7 glyph of `c`: seven rows, top first, bit 4 the leftmost pixel.
-/// Lower-case letters are drawn as capitals; unknown characters as `?`.
-fn glyph(c: char) -> [u8; 7] {
-    match c.to_ascii_uppercase() {
-        '0' => [0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E],
-        '1' => [0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E],
-        '2' => [0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F],
-        '3' => [0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E],
-        '4' => [0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02],
-        '5' => [0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E],
-        '6' => [0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E],
-        '7' => [0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08],
-        '8' => [0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E],
-        '9' => [0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C],
-        'A' => [0x0E, 0x11, 0x11, 0x11, 0x1F, 0x11, 0x11],
-        'B' => [0x1E, 0x11, 0x11, 0x1E, 0x11, 0x11, 0x1E],
-        'C' => [0x0E, 0x11, 0x10, 0x10, 0x10, 0x11, 0x0E],
-        'D' => [0x1C, 0x12, 0x11, 0x11, 0x11, 0x12, 0x1C],
-        'E' => [0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x1F],
-        'F' => [0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x10],
-        'G' => [0x0E, 0x11, 0x10, 0x17, 0x11, 0x11, 0x0F],
-        'H' => [0x11, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11],
-        'I' => [0x0E, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E],
-        'J' => [0x07, 0x02, 0x02, 0x02, 0x02, 0x12, 0x0C],
-        'K' => [0x11, 0x12, 0x14, 0x18, 0x14, 0x12, 0x11],
-        'L' => [0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x1F],
-        'M' => [0x11, 0x1B, 0x15, 0x15, 0x11, 0x11, 0x11],
-        'N' => [0x11, 0x11, 0x19, 0x15, 0x13, 0x11, 0x11],
-        'O' => [0x0E, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E],
-        'P' => [0x1E, 0x11, 0x11, 0x1E, 0x10, 0x10, 0x10],
-        'Q' => [0x0E, 0x11, 0x11, 0x11, 0x15, 0x12, 0x0D],
-        'R' => [0x1E, 0x11, 0x11, 0x1E, 0x14, 0x12, 0x11],
-        'S' => [0x0F, 0x10, 0x10, 0x0E, 0x01, 0x01, 0x1E],
-        'T' => [0x1F, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04],
-        'U' => [0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E],
-        'V' => [0x11, 0x11, 0x11, 0x11, 0x11, 0x0A, 0x04],
-        'W' => [0x11, 0x11, 0x11, 0x15, 0x15, 0x15, 0x0A],
-        'X' => [0x11, 0x11, 0x0A, 0x04, 0x0A, 0x11, 0x11],
-        'Y' => [0x11, 0x11, 0x11, 0x0A, 0x04, 0x04, 0x04],
-        'Z' => [0x1F, 0x01, 0x02, 0x04, 0x08, 0x10, 0x1F],
-        ' ' => [0; 7],
-        '.' => [0, 0, 0, 0, 0, 0x0C, 0x0C],
-        ',' => [0, 0, 0, 0, 0x0C, 0x04, 0x08],
-        '-' => [0, 0, 0, 0x1F, 0, 0, 0],
-        '+' => [0, 0x04, 0x04, 0x1F, 0x04, 0x04, 0],
-        '_' => [0, 0, 0, 0, 0, 0, 0x1F],
-        ':' => [0, 0x0C, 0x0C, 0, 0x0C, 0x0C, 0],
-        '/' => [0, 0x01, 0x02, 0x04, 0x08, 0x10, 0],
-        '(' => [0x02, 0x04, 0x08, 0x08, 0x08, 0x04, 0x02],
-        ')' => [0x08, 0x04, 0x02, 0x02, 0x02, 0x04, 0x08],
-        '=' => [0, 0, 0x1F, 0, 0x1F, 0, 0],
-        '%' => [0x18, 0x19, 0x02, 0x04, 0x08, 0x13, 0x03],
-        '<' => [0x02, 0x04, 0x08, 0x10, 0x08, 0x04, 0x02],
-        '>' => [0x08, 0x04, 0x02, 0x01, 0x02, 0x04, 0x08],
-        '!' => [0x04, 0x04, 0x04, 0x04, 0x04, 0, 0x04],
-        '\'' => [0x04, 0x04, 0x08, 0, 0, 0, 0],
-        '"' => [0x0A, 0x0A, 0, 0, 0, 0, 0],
-        '#' => [0x0A, 0x0A, 0x1F, 0x0A, 0x1F, 0x0A, 0x0A],
-        ';' => [0, 0x0C, 0x0C, 0, 0x0C, 0x04, 0x08],
-        _ => [0x0E, 0x11, 0x01, 0x02, 0x04, 0, 0x04],
+/// The height in pixels of capital letters at `size`, rounded: text is
+/// placed by the top of its capitals, `cap_height` above its baseline.
+fn cap_height(size: f32) -> i64 {
+    let font = font();
+    let capital = font
+        .outline(font.glyph_id('H'))
+        // ab_glyph's unscaled bounds hold the top in `min`
+        .map_or(0.0, |outline| outline.bounds.min.y);
+    (capital * font.as_scaled(size).v_scale_factor()).round() as i64
+}
+
+/// The glyphs of `text` at `size`, each with its pen position: the
+/// baseline at 0, the first glyph's origin at x = 0; and the pen's final x.
+fn layout(text: &str, size: f32) -> (Vec<(GlyphId, f32)>, f32) {
+    let font = font().as_scaled(PxScale::from(size));
+    let mut pen = 0.0;
+    let mut previous: Option<GlyphId> = None;
+    let mut glyphs = Vec::new();
+    for ch in text.chars() {
+        let id = font.glyph_id(ch);
+        if let Some(previous) = previous {
+            pen += font.kern(previous, id);
+        }
+        glyphs.push((id, pen));
+        pen += font.h_advance(id);
+        previous = Some(id);
+    }
+    (glyphs, pen)
+}
+
+/// Width in pixels of `text` at `size`: its glyphs' advances (with kerning),
+/// rounded up.
+fn text_width(text: &str, size: f32) -> i64 {
+    layout(text, size).1.ceil() as i64
+}
+
+/// Rasterises `text` at `size` with anti-aliasing, calling `plot(x, y,
+/// coverage)` for each pixel a glyph touches, `x` right of the text's start
+/// and `y` below the top of its capitals.
+fn rasterise(text: &str, size: f32, mut plot: impl FnMut(i64, i64, f32)) {
+    let font = font().as_scaled(PxScale::from(size));
+    let baseline = cap_height(size) as f32;
+    for (id, x) in layout(text, size).0 {
+        let glyph = id.with_scale_and_position(size, point(x, baseline));
+        if let Some(outline) = font.outline_glyph(glyph) {
+            let min = outline.px_bounds().min;
+            outline.draw(|h, v, coverage| {
+                if coverage > 0.0 {
+                    plot(min.x as i64 + h as i64, min.y as i64 + v as i64, coverage);
+                }
+            });
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use ab_glyph::Font;
 use recur_train::plot::{self, COLOURS, HEIGHT, PLOT_AREA, Series, WIDTH};
 
 use crate::common::scratch;
@@ -32,6 +33,25 @@ impl Image {
             }
         }
         n
+    }
+
+    /// The smallest rectangle (inclusive) holding every pixel of `colour`.
+    fn bounds(&self, colour: [u8; 3]) -> (usize, usize, usize, usize) {
+        let mut bounds = (usize::MAX, usize::MAX, 0, 0);
+        for y in 0..self.height {
+            for x in 0..self.width {
+                if self.pixel(x, y) == colour {
+                    bounds = (
+                        bounds.0.min(x),
+                        bounds.1.min(y),
+                        bounds.2.max(x),
+                        bounds.3.max(y),
+                    );
+                }
+            }
+        }
+        assert!(bounds.0 <= bounds.2, "no pixel of {colour:?}");
+        bounds
     }
 }
 
@@ -201,9 +221,22 @@ fn heatmap_cells_labels_and_errors() {
     )
     .unwrap();
     let image = decode(&dir.join("nan.png"));
-    assert_eq!(image.count(plot::HEAT_NAN), 28 * 28);
     assert_eq!(image.count(plot::HEAT_HIGH), 28 * 28);
     assert_eq!(image.count(fade(0.5)), 28 * 28);
+    // the grid from the 4.0 cell (bottom right): the NaN above it, 0.0
+    // (white) and 2.0 left of them; the NaN grey is counted in its cell
+    // only, as the text's anti-aliased edges hold greys too
+    let (x, y, x1, y1) = image.bounds(plot::HEAT_HIGH);
+    assert_eq!((x1 - x, y1 - y), (27, 27));
+    assert_eq!(
+        image.count_in(plot::HEAT_NAN, x, y - 28, x1, y - 1),
+        28 * 28
+    );
+    assert_eq!(image.count_in(fade(0.5), x - 28, y, x - 1, y1), 28 * 28);
+    assert_eq!(
+        image.count_in([255; 3], x - 28, y - 28, x - 1, y - 1),
+        28 * 28
+    );
 
     let wrong = plot::Heatmap {
         values: &values[..5],
@@ -217,4 +250,146 @@ fn heatmap_cells_labels_and_errors() {
     };
     let message = plot::heatmap(&wrong, &path).unwrap_err().to_string();
     assert!(message.contains("1 row labels for 2 rows"), "{message}");
+}
+
+/// The ink (non-white pixels) of one label, cropped to its bounding box.
+#[derive(Debug, PartialEq)]
+struct Ink {
+    /// The rows of the box's top and bottom in the picture.
+    top: usize,
+    bottom: usize,
+    width: usize,
+    /// The pixels, row-major.
+    rgb: Vec<[u8; 3]>,
+}
+
+impl Ink {
+    /// The box's rows from picture row `y` down, as a new box.
+    fn from_row(&self, y: usize) -> Ink {
+        let skip = (y - self.top) * self.width;
+        Ink {
+            top: y,
+            bottom: self.bottom,
+            width: self.width,
+            rgb: self.rgb[skip..].to_vec(),
+        }
+    }
+}
+
+/// Draws `label` as the only row label of a one-cell heatmap with no title
+/// and returns its ink: everything left of the grid's frame, down to the
+/// grid's bottom (the row label alone).
+fn label_ink(dir: &Path, name: &str, label: &str) -> Ink {
+    let path = dir.join(format!("{name}.png"));
+    let labels = [label.to_string()];
+    let map = plot::Heatmap {
+        title: "",
+        values: &[1.0],
+        rows: 1,
+        cols: 1,
+        row_labels: &labels,
+        col_labels: &[],
+        range: Some((0.0, 1.0)),
+    };
+    plot::heatmap(&map, &path).unwrap();
+    let image = decode(&path);
+    let (left, _, _, bottom) = image.bounds(plot::HEAT_HIGH);
+    let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
+    for y in 0..=bottom {
+        for x in 0..left - 1 {
+            if image.pixel(x, y) != [255; 3] {
+                (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+            }
+        }
+    }
+    assert!(x0 <= x1, "{label:?} left no ink");
+    let mut rgb = Vec::new();
+    for y in y0..=y1 {
+        for x in x0..=x1 {
+            rgb.push(image.pixel(x, y));
+        }
+    }
+    Ink {
+        top: y0,
+        bottom: y1,
+        width: x1 - x0 + 1,
+        rgb,
+    }
+}
+
+#[test]
+fn umlauts_and_eszett_are_drawn_with_their_own_glyphs() {
+    // the shipped font has a glyph for each (glyph 0 is the missing glyph,
+    // .notdef, which a character outside the font gets)
+    let font =
+        ab_glyph::FontRef::try_from_slice(include_bytes!("../../fonts/DejaVuSans.ttf")).unwrap();
+    let label = "Größe über Äpfel";
+    for c in label.chars().chain("äöüÄÖÜß".chars()) {
+        assert_ne!(font.glyph_id(c).0, 0, "{c:?} has no glyph");
+    }
+    let missing = '\u{10FFFD}';
+    assert_eq!(font.glyph_id(missing).0, 0);
+
+    // and the plots draw them: each differs from the missing glyph and from
+    // '?', and is its base letter with the dots added above
+    let dir = scratch("plot-umlauts");
+    let notdef = label_ink(&dir, "notdef", &missing.to_string());
+    let question = label_ink(&dir, "question", "?");
+    assert_ne!(notdef, question);
+    for (i, (umlaut, base)) in [
+        ('ä', 'a'),
+        ('ö', 'o'),
+        ('ü', 'u'),
+        ('Ä', 'A'),
+        ('Ö', 'O'),
+        ('Ü', 'U'),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let umlaut_ink = label_ink(&dir, &format!("umlaut-{i}"), &umlaut.to_string());
+        let base_ink = label_ink(&dir, &format!("base-{i}"), &base.to_string());
+        assert_ne!(umlaut_ink, notdef, "{umlaut} drawn as the missing glyph");
+        assert_ne!(umlaut_ink, question, "{umlaut} drawn as '?'");
+        assert!(
+            umlaut_ink.top < base_ink.top,
+            "{umlaut}: no dots above {base}"
+        );
+        assert_eq!(umlaut_ink.bottom, base_ink.bottom, "{umlaut}: baseline");
+        assert_eq!(umlaut_ink.width, base_ink.width, "{umlaut}");
+        assert_eq!(
+            umlaut_ink.from_row(base_ink.top),
+            base_ink,
+            "{umlaut} below its dots is not {base}"
+        );
+    }
+    let eszett = label_ink(&dir, "eszett", "ß");
+    for (other, name) in [(&notdef, "the missing glyph"), (&question, "'?'")] {
+        assert_ne!(&eszett, other, "ß drawn as {name}");
+    }
+    assert_ne!(eszett, label_ink(&dir, "b", "B"));
+
+    // the whole label, as a title and as column and row labels: its ink
+    // differs from the same label with the missing glyph for each umlaut
+    let whole = label_ink(&dir, "label", label);
+    let replaced: String = label
+        .chars()
+        .map(|c| if c.is_ascii() { c } else { missing })
+        .collect();
+    assert_ne!(whole, label_ink(&dir, "replaced", &replaced));
+    let words: Vec<String> = label.split(' ').map(String::from).collect();
+    plot::heatmap(
+        &plot::Heatmap {
+            title: label,
+            values: &[0.1, 0.5, 0.9, 0.7, 0.2, 0.0, 0.3, 0.6, 1.0],
+            rows: 3,
+            cols: 3,
+            row_labels: &words,
+            col_labels: &words,
+            range: None,
+        },
+        dir.join("attention.png"),
+    )
+    .unwrap();
+    decode(&dir.join("attention.png"));
 }
