@@ -1,5 +1,6 @@
-//! `cargo xtask train <system>` and the apps' inference commands (`sample`,
-//! `translate`, `caption`, `eval`): run a system's app with the dev profile,
+//! `cargo xtask train <system>`, the apps' inference commands (`sample`,
+//! `translate`, `caption`, `eval`) and `features` (the caption app's image
+//! features): run a system's app with the dev profile,
 //! whose dependencies (burn included) are optimised and shared with the
 //! tests, so nothing is built twice. `train ... --workers N` starts N MPI
 //! ranks of the app with `mpirun`.
@@ -97,9 +98,23 @@ pub fn infer_named(system: System, args: PassArgs) -> Result<(), String> {
     run_app(system.package(), system.inference(), &args.args)
 }
 
+#[derive(Args)]
+pub struct FeaturesArgs {
+    /// Flags for `caption features` (`--images DIR --out DIR [--backend B]`;
+    /// `cargo run -p caption -- features --help` lists them).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
+}
+
+/// `cargo xtask features ...`: runs `caption features ...` (a folder of
+/// images -> the `features.npy` layout the caption app trains on).
+pub fn features(args: FeaturesArgs) -> Result<(), String> {
+    run_app("caption", "features", &args.args)
+}
+
 /// Runs `cargo run -p <package> -- <subcommand> <args>` in the dev profile:
 /// the one way xtask starts an app in one process.
-pub fn run_app(package: &str, subcommand: &str, args: &[String]) -> Result<(), String> {
+fn run_app(package: &str, subcommand: &str, args: &[String]) -> Result<(), String> {
     crate::system::ensure(&crate::system::FOR_APPS)?;
     let mut command = cargo();
     command

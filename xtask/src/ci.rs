@@ -17,7 +17,7 @@ pub fn run() -> Result<(), String> {
     // recur-vision's test runs the pretrained network against PyTorch's
     // outputs: it needs the weights, which are too large to commit.
     let python = std::env::var("RECUR_PYTHON").unwrap_or_else(|_| "python3".into());
-    crate::vision::fetch_efficientnet_lite0(&python)?;
+    crate::fetch::efficientnet_lite0::fetch(&python)?;
     // One dev-profile build serves the tests, doctests and examples.
     exec(cargo().args(["test", "--workspace"]))?;
     for (package, example) in EXAMPLES {

@@ -5,11 +5,9 @@
 mod app;
 mod bench;
 mod ci;
-mod data;
+mod fetch;
 mod system;
-mod translate;
 mod util;
-mod vision;
 
 use clap::{Parser, Subcommand};
 
@@ -33,13 +31,13 @@ enum Command {
     /// Benchmarks, side by side with PyTorch; writes docs/BENCHMARKS.md.
     Bench(bench::BenchArgs),
     /// Data sets too large to commit: `data fetch NAME`.
-    Data(data::DataArgs),
+    Data(fetch::DataArgs),
     /// Train a system: `train charlm [--backend ndarray] [--cell lstm] ...`;
     /// `--workers N` trains on N MPI ranks of this machine.
     Train(app::AppArgs),
     /// A folder of images -> `features.npy` (EfficientNet-Lite0's pooled
     /// features) + `images.txt` (+ captions): `features --images DIR --out DIR`.
-    Features(vision::FeaturesArgs),
+    Features(app::FeaturesArgs),
     /// Generate from a trained run: `sample charlm --run DIR [--prime TEXT] ...`.
     Sample(app::AppArgs),
     /// Evaluate a trained run: `eval ntm --run DIR --length 40`.
@@ -55,13 +53,13 @@ fn main() {
     let result = match cli.command {
         Command::Ci => ci::run(),
         Command::Bench(args) => bench::run(args),
-        Command::Data(args) => data::run(args),
+        Command::Data(args) => fetch::run(args),
         Command::Train(args) => app::train(args),
         Command::Sample(args) => app::infer("sample", args),
         Command::Eval(args) => app::infer("eval", args),
         Command::Translate(args) => app::infer_named(app::System::Translate, args),
         Command::Caption(args) => app::infer_named(app::System::Caption, args),
-        Command::Features(args) => vision::features(args),
+        Command::Features(args) => app::features(args),
     };
     if let Err(message) = result {
         eprintln!("error: {message}");

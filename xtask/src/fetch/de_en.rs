@@ -1,11 +1,9 @@
-//! translate's tasks: `cargo xtask data fetch de-en` (German-English
-//! sentence pairs from the Ding dictionary).
+//! `data fetch de-en`: German-English sentence pairs from the Ding
+//! dictionary, for the translate app.
 
 use std::path::Path;
-use std::process::Command;
 
-use crate::data::{cache, write_atomically};
-use crate::util::exec;
+use super::package::{apt_unpack, cache, write_atomically};
 
 /// Sentences per side of the fixed valid and test splits of the full set.
 const HELD_OUT: usize = 1000;
@@ -19,24 +17,8 @@ const SPLIT_SEED: u64 = 20_260_127;
 /// `datasets/cache/de-en/{train,valid,test}.tsv` (German TAB English) plus the
 /// same splits restricted to short pairs under `datasets/cache/de-en/short/`
 /// (the embedded `datasets/de-en-short/` is a copy of those).
-pub fn fetch_de_en() -> Result<(), String> {
-    let download = cache().join("download/trans-de-en");
-    std::fs::create_dir_all(&download).map_err(|e| format!("{}: {e}", download.display()))?;
-    // apt-get download writes into the current folder and needs no root.
-    exec(
-        Command::new("apt-get")
-            .args(["download", "trans-de-en"])
-            .current_dir(&download),
-    )?;
-    let deb = std::fs::read_dir(&download)
-        .map_err(|e| format!("{}: {e}", download.display()))?
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "deb"))
-        .max()
-        .ok_or_else(|| format!("{}: apt-get left no .deb there", download.display()))?;
-    let unpacked = download.join("unpacked");
-    exec(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&unpacked))?;
+pub fn fetch() -> Result<(), String> {
+    let unpacked = apt_unpack("trans-de-en", &cache().join("download/trans-de-en"))?;
     let dictionary = unpacked.join("usr/share/trans/de-en");
     let text = std::fs::read_to_string(&dictionary)
         .map_err(|e| format!("{}: {e}", dictionary.display()))?;
@@ -164,7 +146,6 @@ fn shuffle<T>(items: &mut [T], seed: u64) {
     }
 }
 
-/// `cargo xtask translate --run DIR "sentence" [--beam K]`.
 #[cfg(test)]
 mod tests {
     use super::*;

