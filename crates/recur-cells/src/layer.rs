@@ -1,14 +1,15 @@
 //! The sequence layer: any [`Cell`] run over time, stacked, in one or both
-//! directions, with padding. The time loop itself is the fused kernel in
-//! `kernel.rs`, shared by every cell kind.
+//! directions, with padding. The time loop itself is the fused op in
+//! `recurrence.rs`, shared by every cell kind.
 
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig};
 use burn::tensor::{Device, Tensor};
 
-use crate::cell::{Cell, CellConfig, CellKind, CellState};
+use crate::cell::{Cell, CellConfig, CellState};
 use crate::error::CellsError;
+use crate::kind::CellKind;
 
 /// Configuration of a [`Recurrent`] layer; the fields mirror
 /// `torch.nn.RNN/LSTM/GRU(..., batch_first=True)`.

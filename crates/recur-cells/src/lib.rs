@@ -19,17 +19,20 @@
 //! The same model runs on every burn device; the device picks the backend.
 
 mod cell;
+mod device;
 mod error;
 mod fused;
 mod host;
-mod kernel;
+mod kind;
 mod layer;
 mod linear;
+mod recurrence;
 mod score;
 mod torch;
 
-pub use cell::{Cell, CellConfig, CellKind, CellState};
+pub use cell::{Cell, CellConfig, CellState};
 pub use error::CellsError;
+pub use kind::CellKind;
 pub use layer::{Recurrent, RecurrentConfig, RecurrentOutput, RecurrentState};
 pub use linear::linear;
 pub use score::additive_scores;

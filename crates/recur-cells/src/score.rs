@@ -136,70 +136,93 @@ impl FusedOp<3, 1> for AdditiveScores {
             return [None, None, None];
         };
         match saved {
-            Saved::Device { t, v } => {
-                let [batch, source, hidden] = {
-                    let shape = t.shape();
-                    [shape[0], shape[1], shape[2]]
-                };
-                let d_v = needs[2].then(|| {
-                    // dv = tᵀ · dscores over all (batch, source) rows.
-                    let rows = B::float_reshape(t.clone(), Shape::new([batch * source, hidden]));
-                    let column =
-                        B::float_reshape(d_scores.clone(), Shape::new([batch * source, 1]));
-                    let d_v = B::float_matmul(B::float_transpose(rows), column);
-                    B::float_reshape(d_v, Shape::new([hidden]))
-                });
-                if !needs[0] && !needs[1] {
-                    return [None, None, d_v];
-                }
-                // d(keys + query) = dscores · v · (1 - t²).
-                let g = B::float_reshape(d_scores, Shape::new([batch, source, 1]));
-                let v = B::float_reshape(v, Shape::new([1, 1, hidden]));
-                let dt = B::float_mul(g, v);
-                let d_pre = B::float_sub(dt.clone(), B::float_mul(B::float_mul(dt, t.clone()), t));
-                let d_query = needs[1].then(|| {
-                    let summed = B::float_sum_dim(d_pre.clone(), 1);
-                    B::float_reshape(summed, Shape::new([batch, hidden]))
-                });
-                [needs[0].then_some(d_pre), d_query, d_v]
-            }
+            Saved::Device { t, v } => backward_device::<B>(t, v, d_scores, needs),
             Saved::Host {
                 t,
                 v,
-                dims: [batch, source, hidden],
+                dims,
                 device,
                 dtype,
             } => {
                 let d_scores = host::values::<B>(d_scores);
-                let mut d_v = needs[2].then(|| host::zeros(hidden));
-                let mut d_pre = (needs[0] || needs[1]).then(|| host::zeros(t.len()));
-                for (index, (row, g)) in t.chunks_exact(hidden).zip(&d_scores).enumerate() {
-                    if let Some(d_v) = &mut d_v {
-                        for (d, x) in d_v.iter_mut().zip(row) {
-                            *d += g * x;
-                        }
-                    }
-                    if let Some(d_pre) = &mut d_pre {
-                        let out = &mut d_pre[index * hidden..][..hidden];
-                        for ((d, x), w) in out.iter_mut().zip(row).zip(&v) {
-                            *d = g * w * (1.0 - x * x);
-                        }
-                    }
-                }
-                // The query's gradient: each batch item's rows summed.
-                let d_query = d_pre.as_ref().filter(|_| needs[1]).map(|d_pre| {
-                    let sums = d_pre
-                        .chunks_exact(source * hidden)
-                        .flat_map(|rows| host::column_sums(rows, hidden))
-                        .collect();
-                    host::tensor::<B, 2>(sums, [batch, hidden], dtype, &device)
-                });
-                let d_keys = d_pre.filter(|_| needs[0]).map(|d_pre| {
-                    host::tensor::<B, 3>(d_pre, [batch, source, hidden], dtype, &device)
-                });
-                let d_v = d_v.map(|d_v| host::tensor::<B, 1>(d_v, [hidden], dtype, &device));
-                [d_keys, d_query, d_v]
+                let [d_keys, d_query, d_v] = backward_host(&t, &v, &d_scores, dims, needs);
+                [
+                    d_keys.map(|d| host::tensor::<B, 3>(d, dims, dtype, &device)),
+                    d_query.map(|d| host::tensor::<B, 2>(d, [dims[0], dims[2]], dtype, &device)),
+                    d_v.map(|d| host::tensor::<B, 1>(d, [dims[2]], dtype, &device)),
+                ]
             }
         }
     }
+}
+
+/// The backward on the device: the gradients of keys, query and `v` from
+/// those of the scores, as the backend's ops.
+fn backward_device<B: Backend>(
+    t: FloatTensor<B>,
+    v: FloatTensor<B>,
+    d_scores: FloatTensor<B>,
+    needs: [bool; 3],
+) -> [Option<FloatTensor<B>>; 3] {
+    let [batch, source, hidden] = {
+        let shape = t.shape();
+        [shape[0], shape[1], shape[2]]
+    };
+    let d_v = needs[2].then(|| {
+        // dv = tᵀ · dscores over all (batch, source) rows.
+        let rows = B::float_reshape(t.clone(), Shape::new([batch * source, hidden]));
+        let column = B::float_reshape(d_scores.clone(), Shape::new([batch * source, 1]));
+        let d_v = B::float_matmul(B::float_transpose(rows), column);
+        B::float_reshape(d_v, Shape::new([hidden]))
+    });
+    if !needs[0] && !needs[1] {
+        return [None, None, d_v];
+    }
+    // d(keys + query) = dscores · v · (1 - t²).
+    let g = B::float_reshape(d_scores, Shape::new([batch, source, 1]));
+    let v = B::float_reshape(v, Shape::new([1, 1, hidden]));
+    let dt = B::float_mul(g, v);
+    let d_pre = B::float_sub(dt.clone(), B::float_mul(B::float_mul(dt, t.clone()), t));
+    let d_query = needs[1].then(|| {
+        let summed = B::float_sum_dim(d_pre.clone(), 1);
+        B::float_reshape(summed, Shape::new([batch, hidden]))
+    });
+    [needs[0].then_some(d_pre), d_query, d_v]
+}
+
+/// The backward on the CPU, over the saved `t = tanh(keys + query)` and `v`:
+/// the gradients of keys `[batch, source, hidden]`, query `[batch, hidden]`
+/// and `v` `[hidden]` from those of the scores, where `needs` asks for them.
+fn backward_host(
+    t: &[f32],
+    v: &[f32],
+    d_scores: &[f32],
+    [_, source, hidden]: [usize; 3],
+    needs: [bool; 3],
+) -> [Option<Vec<f32>>; 3] {
+    let mut d_v = needs[2].then(|| host::zeros(hidden));
+    // d(keys + query) = dscores · v · (1 - t²).
+    let mut d_pre = (needs[0] || needs[1]).then(|| host::zeros(t.len()));
+    for (index, (row, g)) in t.chunks_exact(hidden).zip(d_scores).enumerate() {
+        if let Some(d_v) = &mut d_v {
+            for (d, x) in d_v.iter_mut().zip(row) {
+                *d += g * x;
+            }
+        }
+        if let Some(d_pre) = &mut d_pre {
+            let out = &mut d_pre[index * hidden..][..hidden];
+            for ((d, x), w) in out.iter_mut().zip(row).zip(v) {
+                *d = g * w * (1.0 - x * x);
+            }
+        }
+    }
+    // The query's gradient: each batch item's rows summed.
+    let d_query = d_pre.as_ref().filter(|_| needs[1]).map(|d_pre| {
+        d_pre
+            .chunks_exact(source * hidden)
+            .flat_map(|rows| host::column_sums(rows, hidden))
+            .collect()
+    });
+    let d_keys = d_pre.filter(|_| needs[0]);
+    [d_keys, d_query, d_v]
 }

@@ -1,7 +1,7 @@
 //! Outputs, final states and gradients against PyTorch's nn.RNN/LSTM/GRU
 //! (fixtures from `tests/fixtures/generate.py`).
 
-use burn::tensor::Tensor;
+use burn::tensor::{Gradients, Tensor};
 use recur_cells::{CellKind, Recurrent, RecurrentConfig, RecurrentOutput, RecurrentState};
 
 use crate::common::{Fixture, assert_close, backends};
@@ -119,6 +119,18 @@ fn check_case(name: &str, plain: &burn::tensor::Device) {
             fixture.float("grad.c0", &device),
         );
     }
+    check_weight_grads(name, &fixture, &layer, &grads, &device);
+}
+
+/// Checks the gradient of every weight and bias of `layer` against the
+/// fixture's.
+fn check_weight_grads(
+    name: &str,
+    fixture: &Fixture,
+    layer: &Recurrent,
+    grads: &Gradients,
+    device: &burn::tensor::Device,
+) {
     let directions = layer.directions();
     for (index, cell) in layer.cells.iter().enumerate() {
         let suffix = format!(
@@ -133,26 +145,26 @@ fn check_case(name: &str, plain: &burn::tensor::Device) {
         let weight = |param: &burn::module::Param<Tensor<2>>, torch: &str| {
             let actual = param
                 .val()
-                .grad(&grads)
+                .grad(grads)
                 .expect("weight gradient")
                 .transpose();
             let name_in_file = format!("grad.{torch}{suffix}");
             assert_close(
                 &format!("{name}: {name_in_file}"),
                 actual,
-                fixture.float(&name_in_file, &device),
+                fixture.float(&name_in_file, device),
             );
         };
         weight(&cell.weight_ih, "weight_ih");
         weight(&cell.weight_hh, "weight_hh");
         for (param, torch) in [(&cell.bias_ih, "bias_ih"), (&cell.bias_hh, "bias_hh")] {
             let Some(param) = param else { continue };
-            let actual = param.val().grad(&grads).expect("bias gradient");
+            let actual = param.val().grad(grads).expect("bias gradient");
             let name_in_file = format!("grad.{torch}{suffix}");
             assert_close(
                 &format!("{name}: {name_in_file}"),
                 actual,
-                fixture.float(&name_in_file, &device),
+                fixture.float(&name_in_file, device),
             );
         }
     }
