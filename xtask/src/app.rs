@@ -118,10 +118,27 @@ fn run_app(package: &str, subcommand: &str, args: &[String]) -> Result<(), Strin
     crate::system::ensure(&crate::system::FOR_APPS)?;
     let mut command = cargo();
     command
-        .args(["run", "--quiet", "--package", package, "--", subcommand])
+        .args(["run", "--quiet", "--package", package])
+        .args(gpu_features(args))
+        .args(["--", subcommand])
         .args(args);
     quiet_vulkan_loader(&mut command);
     exec(&mut command)
+}
+
+/// The cargo flags that build the GPU backend, when an app's flags ask for
+/// it (`--backend wgpu`): only then is wgpu compiled, the larger half of a
+/// cold build.
+fn gpu_features(args: &[String]) -> Vec<&'static str> {
+    let wgpu = args
+        .windows(2)
+        .any(|pair| pair[0] == "--backend" && pair[1] == "wgpu")
+        || args.iter().any(|arg| arg == "--backend=wgpu");
+    if wgpu {
+        vec!["--features", crate::ci::GPU_FEATURE]
+    } else {
+        Vec::new()
+    }
 }
 
 /// The value of `--workers` in an app's flags (1 when absent).
@@ -146,7 +163,11 @@ fn workers(args: &[String]) -> Result<usize, String> {
 /// (docs/DISTRIBUTED.md).
 fn train_on_ranks(package: &str, workers: usize, args: &[String]) -> Result<(), String> {
     crate::system::ensure(&crate::system::FOR_APPS)?;
-    exec(cargo().args(["build", "--quiet", "--package", package]))?;
+    exec(
+        cargo()
+            .args(["build", "--quiet", "--package", package])
+            .args(gpu_features(args)),
+    )?;
     let target =
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), Into::into);
     let cores = std::thread::available_parallelism().map_or(1, usize::from);

@@ -10,6 +10,10 @@ const EXAMPLES: [(&str, &str); 3] = [
     ("recur-cells", "many_to_many"),
 ];
 
+/// The cargo feature that builds the wgpu backend, which the tests, doctests,
+/// examples and docs build with (and `cargo xtask` for `--backend wgpu`).
+pub const GPU_FEATURE: &str = "recur-train/wgpu";
+
 pub fn run() -> Result<(), String> {
     exec(cargo().args(["fmt", "--all", "--check"]))?;
     system::ensure(&system::FOR_APPS)?;
@@ -19,13 +23,16 @@ pub fn run() -> Result<(), String> {
     let python = std::env::var("RECUR_PYTHON").unwrap_or_else(|_| "python3".into());
     crate::fetch::efficientnet_lite0::fetch(&python)?;
     // One dev-profile build serves the tests, doctests and examples.
-    exec(cargo().args(["test", "--workspace"]))?;
+    let features = ["--features", GPU_FEATURE];
+    exec(cargo().args(["test", "--workspace"]).args(features))?;
     for (package, example) in EXAMPLES {
-        exec(cargo().args(["run", "--quiet", "--package", package, "--example", example]))?;
+        let run = ["run", "--quiet", "--package", package, "--example", example];
+        exec(cargo().args(run).args(features))?;
     }
     exec(
         cargo()
             .args(["doc", "--workspace", "--no-deps"])
+            .args(features)
             .env("RUSTDOCFLAGS", "-D warnings"),
     )
 }

@@ -3,9 +3,9 @@
 use burn::tensor::Device;
 
 /// A burn backend Recur is built with; the value of every `--backend` flag.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize, serde::Deserialize,
-)]
+/// `--backend wgpu` exists only in builds with recur-train's `wgpu` feature
+/// (`cargo xtask` turns it on when a command asks for wgpu).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
     /// burn-ndarray on the CPU (the default for tests).
@@ -18,8 +18,12 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// Every backend, in the order tests run them.
-    pub const ALL: [Backend; 3] = [Backend::Ndarray, Backend::Flex, Backend::Wgpu];
+    /// Every backend this build has, in the order tests run them.
+    #[cfg(feature = "wgpu")]
+    pub const ALL: &[Backend] = &[Backend::Ndarray, Backend::Flex, Backend::Wgpu];
+    /// Every backend this build has, in the order tests run them.
+    #[cfg(not(feature = "wgpu"))]
+    pub const ALL: &[Backend] = &[Backend::Ndarray, Backend::Flex];
 
     /// The backend's name as `--backend` spells it.
     pub fn name(self) -> &'static str {
@@ -37,7 +41,7 @@ impl Backend {
             // burn-ndarray is deprecated upstream but still the reference CPU backend
             Backend::Ndarray => Device::ndarray(),
             Backend::Flex => Device::flex(),
-            Backend::Wgpu => Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
+            Backend::Wgpu => wgpu_device(),
         }
     }
 
@@ -59,13 +63,19 @@ impl Backend {
     }
 
     /// The backends tests run on: the comma-separated names in the
-    /// environment variable `RECUR_TEST_BACKENDS`, by default `ndarray,wgpu`.
+    /// environment variable `RECUR_TEST_BACKENDS`, by default `ndarray,wgpu`
+    /// (`ndarray` alone in a build without wgpu).
     ///
     /// # Panics
     ///
     /// On a name that is not a backend, so a typo cannot skip tests silently.
     pub fn for_tests() -> Vec<Backend> {
-        let names = std::env::var("RECUR_TEST_BACKENDS").unwrap_or_else(|_| "ndarray,wgpu".into());
+        let default = if cfg!(feature = "wgpu") {
+            "ndarray,wgpu"
+        } else {
+            "ndarray"
+        };
+        let names = std::env::var("RECUR_TEST_BACKENDS").unwrap_or_else(|_| default.into());
         names
             .split(',')
             .map(|name| {
@@ -92,9 +102,43 @@ impl std::str::FromStr for Backend {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "wgpu" && !Backend::ALL.contains(&Backend::Wgpu) {
+            return Err(NO_WGPU.into());
+        }
         Backend::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|b| b.name() == s)
             .ok_or_else(|| format!("unknown backend `{s}` (expected ndarray, flex or wgpu)"))
+    }
+}
+
+/// Why `--backend wgpu` is refused by a build without it.
+const NO_WGPU: &str = "this build has no wgpu: build with `--features recur-train/wgpu` \
+                       (`cargo xtask` does for `--backend wgpu`)";
+
+#[cfg(feature = "wgpu")]
+fn wgpu_device() -> Device {
+    Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)
+}
+
+#[cfg(not(feature = "wgpu"))]
+fn wgpu_device() -> Device {
+    unreachable!("{NO_WGPU}: `Backend::Wgpu` is never parsed in such a build")
+}
+
+/// `--backend`'s values: the backends this build has ([`Backend::ALL`]).
+impl clap::ValueEnum for Backend {
+    fn value_variants<'a>() -> &'a [Self] {
+        Backend::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        let help = match self {
+            Backend::Ndarray => "burn-ndarray on the CPU",
+            Backend::Flex => "burn-flex, burn's pure-Rust CPU backend",
+            Backend::Wgpu => "the GPU through wgpu",
+        };
+        Some(clap::builder::PossibleValue::new(self.name()).help(help))
     }
 }
