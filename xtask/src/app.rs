@@ -126,16 +126,16 @@ fn run_app(package: &str, subcommand: &str, args: &[String]) -> Result<(), Strin
     exec(&mut command)
 }
 
-/// The cargo flags that build the GPU backend, when an app's flags ask for
-/// it (`--backend wgpu`): only then is wgpu compiled, the larger half of a
-/// cold build.
+/// The cargo flags that build the GPU backend (the app's `wgpu` feature),
+/// when an app's flags ask for it (`--backend wgpu`): only then is wgpu
+/// compiled, the larger half of a cold build.
 fn gpu_features(args: &[String]) -> Vec<&'static str> {
     let wgpu = args
         .windows(2)
         .any(|pair| pair[0] == "--backend" && pair[1] == "wgpu")
         || args.iter().any(|arg| arg == "--backend=wgpu");
     if wgpu {
-        vec!["--features", crate::ci::GPU_FEATURE]
+        vec!["--features", "wgpu"]
     } else {
         Vec::new()
     }

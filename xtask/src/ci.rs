@@ -10,9 +10,10 @@ const EXAMPLES: [(&str, &str); 3] = [
     ("recur-cells", "many_to_many"),
 ];
 
-/// The cargo feature that builds the wgpu backend, which the tests, doctests,
-/// examples and docs build with (and `cargo xtask` for `--backend wgpu`).
-pub const GPU_FEATURE: &str = "recur-train/wgpu";
+/// The cargo features that build the wgpu backend, which the tests,
+/// doctests, examples and docs build with. (An app's own `wgpu` feature
+/// turns on the same two.)
+const GPU_FEATURES: &str = "recur-cells/wgpu,recur-train/wgpu";
 
 pub fn run() -> Result<(), String> {
     exec(cargo().args(["fmt", "--all", "--check"]))?;
@@ -23,7 +24,7 @@ pub fn run() -> Result<(), String> {
     let python = std::env::var("RECUR_PYTHON").unwrap_or_else(|_| "python3".into());
     crate::fetch::efficientnet_lite0::fetch(&python)?;
     // One dev-profile build serves the tests, doctests and examples.
-    let features = ["--features", GPU_FEATURE];
+    let features = ["--features", GPU_FEATURES];
     exec(cargo().args(["test", "--workspace"]).args(features))?;
     for (package, example) in EXAMPLES {
         let run = ["run", "--quiet", "--package", package, "--example", example];

@@ -114,7 +114,7 @@ impl std::str::FromStr for Backend {
 }
 
 /// Why `--backend wgpu` is refused by a build without it.
-const NO_WGPU: &str = "this build has no wgpu: build with `--features recur-train/wgpu` \
+const NO_WGPU: &str = "this build has no wgpu: build the app with `--features wgpu` \
                        (`cargo xtask` does for `--backend wgpu`)";
 
 #[cfg(feature = "wgpu")]

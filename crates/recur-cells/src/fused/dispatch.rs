@@ -2,13 +2,15 @@
 //! concrete backend they live on (ndarray, flex, CubeCL), through autodiff
 //! when their context has it.
 
+#[cfg(feature = "wgpu")]
+use burn::backend::Cube;
 use burn::backend::autodiff::checkpoint::strategy::{
     BalancedCheckpointing, CheckpointStrategy, NoCheckpointing,
 };
 use burn::backend::tensor::FloatTensor;
 #[allow(deprecated)] // NdArray
 use burn::backend::{
-    Autodiff, AutodiffBackend, Backend, BackendTensor, Cube, DispatchAutodiffContext,
+    Autodiff, AutodiffBackend, Backend, BackendTensor, DispatchAutodiffContext,
     DispatchKindConversion, DispatchTensor, DispatchTensorKind, Flex,
     GradientCheckpointingStrategy, NdArray, TensorMetadata,
 };
@@ -20,6 +22,7 @@ use super::op::FusedOp;
 enum Which {
     NdArray,
     Flex,
+    #[cfg(feature = "wgpu")]
     Cube,
 }
 
@@ -32,9 +35,11 @@ fn which(t: &DispatchTensor) -> Which {
     match kind {
         DispatchTensorKind::NdArray(_) => Which::NdArray,
         DispatchTensorKind::Flex(_) => Which::Flex,
+        #[cfg(feature = "wgpu")]
         DispatchTensorKind::Cube(_) => Which::Cube,
         _ => panic!(
-            "fused op: unsupported backend for tensor on {:?}",
+            "fused op: unsupported backend for tensor on {:?} (a GPU tensor needs \
+             recur-cells' `wgpu` feature)",
             t.device()
         ),
     }
@@ -142,6 +147,7 @@ pub fn apply<Op: FusedOp<N, M>, const N: usize, const M: usize>(
         #[allow(deprecated)]
         Which::NdArray => route_backend::<NdArray, Op, N, M>(op, inputs, ctx),
         Which::Flex => route_backend::<Flex, Op, N, M>(op, inputs, ctx),
+        #[cfg(feature = "wgpu")]
         Which::Cube => route_backend::<Cube, Op, N, M>(op, inputs, ctx),
     }
 }
