@@ -6,7 +6,7 @@ use mpi::environment::Universe;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::{Communicator, CommunicatorCollectives, Root};
 
-use crate::{Shard, TrainError};
+use crate::TrainError;
 
 /// This process's place among the ranks of `MPI_COMM_WORLD`.
 pub(crate) struct Mpi {
@@ -34,12 +34,9 @@ impl Mpi {
         })
     }
 
-    /// This rank's shard of every batch.
-    pub fn shard(&self) -> Shard {
-        Shard {
-            rank: self.world.rank() as usize,
-            count: self.world.size() as usize,
-        }
+    /// This process's rank and the number of ranks.
+    pub fn rank_and_size(&self) -> (usize, usize) {
+        (self.world.rank() as usize, self.world.size() as usize)
     }
 
     /// Every rank's `values` summed, element by element, on every rank.

@@ -103,7 +103,8 @@ impl Workers {
     pub fn shard(&self) -> Shard {
         #[cfg(feature = "mpi")]
         if let Some(mpi) = &self.mpi {
-            return mpi.shard();
+            let (rank, count) = mpi.rank_and_size();
+            return Shard { rank, count };
         }
         Shard::WHOLE
     }
@@ -182,7 +183,7 @@ impl Workers {
             if !same {
                 return Err(TrainError::Workers(format!(
                     "rank {}'s weights differ from rank 0's after step {step}",
-                    mpi.shard().rank
+                    mpi.rank_and_size().0
                 )));
             }
         }
