@@ -35,4 +35,33 @@ impl SplitMix64 {
             items.swap(i, j);
         }
     }
+
+    /// For robustness tests of readers: `valid` cut at a random length (a
+    /// third of the cases), with one to four random bytes changed (a third),
+    /// or both; and what was done, for the failure message. A changed byte
+    /// gets one bit flipped, a random value or a printable ASCII character
+    /// (which keeps text parsers going further).
+    pub fn corrupt(&mut self, valid: &[u8]) -> (Vec<u8>, String) {
+        let mut bytes = valid.to_vec();
+        let mut what = Vec::new();
+        let kind = self.below(3);
+        if kind != 1 {
+            let len = self.below(bytes.len() + 1);
+            bytes.truncate(len);
+            what.push(format!("cut to {len} bytes"));
+        }
+        if kind != 0 && !bytes.is_empty() {
+            for _ in 0..1 + self.below(4) {
+                let at = self.below(bytes.len());
+                let new = match self.below(3) {
+                    0 => bytes[at] ^ (1 << self.below(8)),
+                    1 => self.next_u64() as u8,
+                    _ => b' ' + self.below(95) as u8,
+                };
+                what.push(format!("byte {at} {:#04x} -> {new:#04x}", bytes[at]));
+                bytes[at] = new;
+            }
+        }
+        (bytes, what.join(", "))
+    }
 }

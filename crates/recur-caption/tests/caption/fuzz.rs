@@ -10,32 +10,6 @@ use recur_data::{NpyMatrix, SplitMix64, write_npy};
 
 use crate::data::{TOKENS, scratch};
 
-/// `valid` cut at a random length (a third of the cases), with one to four
-/// random bytes changed (a third), or both; and what was done.
-fn corrupt(rng: &mut SplitMix64, valid: &[u8]) -> (Vec<u8>, String) {
-    let mut bytes = valid.to_vec();
-    let mut what = Vec::new();
-    let kind = rng.below(3);
-    if kind != 1 {
-        let len = rng.below(bytes.len() + 1);
-        bytes.truncate(len);
-        what.push(format!("cut to {len} bytes"));
-    }
-    if kind != 0 && !bytes.is_empty() {
-        for _ in 0..1 + rng.below(4) {
-            let at = rng.below(bytes.len());
-            let new = match rng.below(3) {
-                0 => bytes[at] ^ (1 << rng.below(8)),
-                1 => rng.next_u64() as u8,
-                _ => b' ' + rng.below(95) as u8,
-            };
-            what.push(format!("byte {at} {:#04x} -> {new:#04x}", bytes[at]));
-            bytes[at] = new;
-        }
-    }
-    (bytes, what.join(", "))
-}
-
 #[test]
 fn features_reader_never_panics() {
     let dir = scratch("fuzz");
@@ -72,7 +46,7 @@ fn features_reader_never_panics() {
     for case in 0..300 {
         write_all();
         let file = rng.below(3);
-        let (bytes, what) = corrupt(&mut rng, &valid[file]);
+        let (bytes, what) = rng.corrupt(&valid[file]);
         std::fs::write(&paths[file], bytes).unwrap();
         let what = format!("{}: {what}", paths[file].display());
         match catch_unwind(AssertUnwindSafe(read)) {

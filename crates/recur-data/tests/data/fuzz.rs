@@ -17,34 +17,6 @@ use crate::npy::{f32s, f64s, header, npy};
 /// Corrupted copies tried per valid file.
 const CASES: usize = 300;
 
-/// `valid` cut at a random length (a third of the cases), with one to four
-/// random bytes changed (a third), or both; and what was done, for the
-/// failure message. A changed byte gets one bit flipped, a random value or
-/// a printable ASCII character (which keeps text parsers going further).
-pub fn corrupt(rng: &mut SplitMix64, valid: &[u8]) -> (Vec<u8>, String) {
-    let mut bytes = valid.to_vec();
-    let mut what = Vec::new();
-    let kind = rng.below(3);
-    if kind != 1 {
-        let len = rng.below(bytes.len() + 1);
-        bytes.truncate(len);
-        what.push(format!("cut to {len} bytes"));
-    }
-    if kind != 0 && !bytes.is_empty() {
-        for _ in 0..1 + rng.below(4) {
-            let at = rng.below(bytes.len());
-            let new = match rng.below(3) {
-                0 => bytes[at] ^ (1 << rng.below(8)),
-                1 => rng.next_u64() as u8,
-                _ => b' ' + rng.below(95) as u8,
-            };
-            what.push(format!("byte {at} {:#04x} -> {new:#04x}", bytes[at]));
-            bytes[at] = new;
-        }
-    }
-    (bytes, what.join(", "))
-}
-
 /// Runs `read` on `CASES` corruptions of `valid` written to `name` in
 /// `dir`: none may panic, every error is one line starting with the path.
 /// Returns how many parsed and how many were refused.
@@ -63,7 +35,7 @@ fn never_panics<T, E: Display>(
     let mut rng = SplitMix64::new(seed);
     let (mut parsed, mut refused) = (0, 0);
     for case in 0..CASES {
-        let (bytes, what) = corrupt(&mut rng, valid);
+        let (bytes, what) = rng.corrupt(valid);
         std::fs::write(&path, &bytes).unwrap();
         match catch_unwind(AssertUnwindSafe(|| read(path.clone()))) {
             Ok(Ok(_)) => parsed += 1,
