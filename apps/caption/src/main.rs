@@ -169,12 +169,10 @@ fn main() {
 }
 
 fn train(given: Config, matches: &clap::ArgMatches) -> Result<(), AppError> {
-    let resume = given.train.resume.clone();
     let RunConfig {
         mut config,
         resumed,
-    } = RunConfig::resolve(SYSTEM, given, matches, resume.as_deref())?;
-    config.validate()?;
+    } = RunConfig::resolve(SYSTEM, given, matches)?;
     if resumed.is_none() {
         // A new run saves the encoder and attention its data resolved.
         config.encoder = Some(config.encoder_kind());

@@ -38,22 +38,6 @@ pub enum EncoderKind {
 }
 
 impl Config {
-    /// The sizes and rates a user can get wrong, each error naming its flag.
-    pub fn validate(&self) -> Result<(), recur_train::TrainError> {
-        recur_train::check::sizes(&[
-            ("min-count", self.min_count as usize),
-            ("embedding", self.embedding),
-            ("hidden", self.hidden),
-            ("channels", self.channels),
-            ("attention-hidden", self.attention_hidden),
-            ("shapes-train", self.shapes_train),
-            ("network-size", self.network_size),
-            ("beam", self.beam),
-            ("max-len", self.max_len),
-        ])?;
-        self.train.validate()
-    }
-
     /// The encoder, its default resolved from the data.
     pub fn encoder_kind(&self) -> EncoderKind {
         self.encoder.unwrap_or(if self.features.is_some() {
@@ -272,4 +256,26 @@ pub fn samples(
         );
     }
     text
+}
+
+impl recur_train::AppConfig for Config {
+    fn train_flags(&self) -> &recur_train::TrainFlags {
+        &self.train
+    }
+
+    /// The sizes and rates a user can get wrong, each error naming its flag.
+    fn validate(&self) -> Result<(), recur_train::TrainError> {
+        recur_train::check::sizes(&[
+            ("min-count", self.min_count as usize),
+            ("embedding", self.embedding),
+            ("hidden", self.hidden),
+            ("channels", self.channels),
+            ("attention-hidden", self.attention_hidden),
+            ("shapes-train", self.shapes_train),
+            ("network-size", self.network_size),
+            ("beam", self.beam),
+            ("max-len", self.max_len),
+        ])?;
+        Ok(())
+    }
 }

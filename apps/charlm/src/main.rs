@@ -108,21 +108,6 @@ struct SampleArgs {
     seed: u64,
 }
 
-impl Config {
-    /// The sizes and rates a user can get wrong, each error naming its flag.
-    fn validate(&self) -> Result<(), recur_train::TrainError> {
-        check::sizes(&[
-            ("layers", self.layers),
-            ("hidden", self.hidden),
-            ("embedding", self.embedding),
-            ("window", self.window),
-        ])?;
-        check::dropout("dropout", self.dropout)?;
-        check::share("valid-fraction", self.valid_fraction)?;
-        self.train.validate()
-    }
-}
-
 fn parse_cell(s: &str) -> Result<CellKind, String> {
     s.parse()
 }
@@ -135,10 +120,7 @@ fn main() {
 }
 
 fn train(given: Config, matches: &clap::ArgMatches) -> Result<(), AppError> {
-    let resume = given.train.resume.clone();
-    let RunConfig { config, resumed } =
-        RunConfig::resolve(SYSTEM, given, matches, resume.as_deref())?;
-    config.validate()?;
+    let RunConfig { config, resumed } = RunConfig::resolve(SYSTEM, given, matches)?;
     let text = read_text(&config.text)?;
     let vocab = CharVocab::from_text(&text);
     let tokens = vocab.encode(&text)?;
@@ -172,4 +154,23 @@ fn sample(args: SampleArgs) -> Result<(), AppError> {
     )?;
     println!("{text}");
     Ok(())
+}
+
+impl recur_train::AppConfig for Config {
+    fn train_flags(&self) -> &recur_train::TrainFlags {
+        &self.train
+    }
+
+    /// The sizes and rates a user can get wrong, each error naming its flag.
+    fn validate(&self) -> Result<(), recur_train::TrainError> {
+        check::sizes(&[
+            ("layers", self.layers),
+            ("hidden", self.hidden),
+            ("embedding", self.embedding),
+            ("window", self.window),
+        ])?;
+        check::dropout("dropout", self.dropout)?;
+        check::share("valid-fraction", self.valid_fraction)?;
+        Ok(())
+    }
 }

@@ -115,8 +115,19 @@ impl Config {
     }
 
     /// Batches per epoch: `--epoch-sequences` rounded up to whole batches.
+
+    pub fn steps_per_epoch(&self) -> u64 {
+        self.epoch_sequences.div_ceil(self.train.batch) as u64
+    }
+}
+
+impl recur_train::AppConfig for Config {
+    fn train_flags(&self) -> &recur_train::TrainFlags {
+        &self.train
+    }
+
     /// The sizes and rates a user can get wrong, each error naming its flag.
-    pub fn validate(&self) -> Result<(), recur_train::TrainError> {
+    fn validate(&self) -> Result<(), recur_train::TrainError> {
         recur_train::check::sizes(&[
             ("controller-size", self.controller_size),
             ("memory-rows", self.memory_rows),
@@ -138,10 +149,6 @@ impl Config {
                 ),
             ));
         }
-        self.train.validate()
-    }
-
-    pub fn steps_per_epoch(&self) -> u64 {
-        self.epoch_sequences.div_ceil(self.train.batch) as u64
+        Ok(())
     }
 }

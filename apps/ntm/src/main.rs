@@ -185,10 +185,7 @@ fn main() {
 }
 
 fn train(given: Config, matches: &clap::ArgMatches) -> Result<(), AppError> {
-    let resume = given.train.resume.clone();
-    let RunConfig { config, resumed } =
-        RunConfig::resolve(SYSTEM, given, matches, resume.as_deref())?;
-    config.validate()?;
+    let RunConfig { config, resumed } = RunConfig::resolve(SYSTEM, given, matches)?;
     let task = config.task()?;
     let mut training = Training {
         config: config.clone(),

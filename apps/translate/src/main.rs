@@ -146,23 +146,6 @@ fn parse<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T, String> {
     s.parse()
 }
 
-impl Config {
-    /// The sizes and rates a user can get wrong, each error naming its flag.
-    fn validate(&self) -> Result<(), recur_train::TrainError> {
-        check::sizes(&[
-            ("layers", self.layers),
-            ("hidden", self.hidden),
-            ("embedding", self.embedding),
-            ("min-count", self.min_count as usize),
-            ("beam", self.beam),
-        ])?;
-        check::dropout("dropout", self.dropout)?;
-        check::probability("teacher-forcing", self.teacher_forcing)?;
-        check::non_negative("length-penalty", f64::from(self.length_penalty))?;
-        self.train.validate()
-    }
-}
-
 fn main() {
     recur_train::run_cli(&DEFAULTS, |cli: Cli, matches| match cli {
         Cli::Train(config) => train(config, matches),
@@ -171,10 +154,7 @@ fn main() {
 }
 
 fn train(given: Config, matches: &clap::ArgMatches) -> Result<(), AppError> {
-    let resume = given.train.resume.clone();
-    let RunConfig { config, resumed } =
-        RunConfig::resolve(SYSTEM, given, matches, resume.as_deref())?;
-    config.validate()?;
+    let RunConfig { config, resumed } = RunConfig::resolve(SYSTEM, given, matches)?;
     if !matches!(config.cell, CellKind::Gru | CellKind::Lstm) {
         return Err(format!("--cell must be gru or lstm, got {}", config.cell).into());
     }
@@ -237,4 +217,25 @@ fn translate(args: TranslateArgs) -> Result<(), AppError> {
         }
     }
     Ok(())
+}
+
+impl recur_train::AppConfig for Config {
+    fn train_flags(&self) -> &recur_train::TrainFlags {
+        &self.train
+    }
+
+    /// The sizes and rates a user can get wrong, each error naming its flag.
+    fn validate(&self) -> Result<(), recur_train::TrainError> {
+        check::sizes(&[
+            ("layers", self.layers),
+            ("hidden", self.hidden),
+            ("embedding", self.embedding),
+            ("min-count", self.min_count as usize),
+            ("beam", self.beam),
+        ])?;
+        check::dropout("dropout", self.dropout)?;
+        check::probability("teacher-forcing", self.teacher_forcing)?;
+        check::non_negative("length-penalty", f64::from(self.length_penalty))?;
+        Ok(())
+    }
 }

@@ -1,7 +1,7 @@
 //! The flags every app's `train` command shares, and how a resumed run's
 //! saved configuration meets the flags given with `--resume`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Command};
@@ -248,9 +248,21 @@ pub struct RunConfig<C> {
     pub resumed: Option<RunDir>,
 }
 
-impl<C: Serialize + DeserializeOwned> RunConfig<C> {
+/// An app's whole configuration: its own flags and the common ones.
+pub trait AppConfig: Serialize + DeserializeOwned {
+    /// The common flags in it.
+    fn train_flags(&self) -> &TrainFlags;
+
+    /// Checks the app's own sizes, counts and rates (with
+    /// [`check`]'s functions); the common ones are checked beside it.
+    fn validate(&self) -> Result<(), TrainError>;
+}
+
+impl<C: AppConfig> RunConfig<C> {
     /// Resolves `given` (parsed from `matches`, the `train` subcommand's
-    /// matches) against the run of `system` in `resume`, if any.
+    /// matches) against the run of `system` in its `--resume`, if any, and
+    /// checks the result ([`AppConfig::validate`], [`TrainFlags::validate`]),
+    /// all before anything is read or written.
     ///
     /// A resumed run keeps its saved configuration, with `--backend` and
     /// `--workers` of this command line (given or default) and `--epochs`
@@ -261,15 +273,25 @@ impl<C: Serialize + DeserializeOwned> RunConfig<C> {
         system: &str,
         given: C,
         matches: &ArgMatches,
-        resume: Option<&Path>,
     ) -> Result<RunConfig<C>, TrainError> {
-        let Some(path) = resume else {
+        let resolved = Self::resolve_resume(system, given, matches)?;
+        resolved.config.validate()?;
+        resolved.config.train_flags().validate()?;
+        Ok(resolved)
+    }
+
+    fn resolve_resume(
+        system: &str,
+        given: C,
+        matches: &ArgMatches,
+    ) -> Result<RunConfig<C>, TrainError> {
+        let Some(path) = given.train_flags().resume.clone() else {
             return Ok(RunConfig {
                 config: given,
                 resumed: None,
             });
         };
-        let run = RunDir::open(path, system)?;
+        let run = RunDir::open(&path, system)?;
         let config_path = run.config();
         let mut saved: Value = run.read_config()?;
         let given = serde_json::to_value(&given).map_err(TrainError::json(&config_path))?;

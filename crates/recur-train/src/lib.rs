@@ -21,7 +21,7 @@ pub use checkpoint::{
 };
 pub use clip::clip_grad_norm;
 pub use error::{AppError, Context, TrainError, check_finite, exit_on_error};
-pub use flags::{Defaults, RunConfig, TrainFlags, check, run_cli};
+pub use flags::{AppConfig, Defaults, RunConfig, TrainFlags, check, run_cli};
 pub use metrics::{Metrics, MetricsLog, read_metrics, row_values, write_row};
 pub use progress::{LineParts, Progress, format_bar, format_count, format_duration, format_line};
 pub use run::{RunDir, utc_timestamp, write_atomic};
