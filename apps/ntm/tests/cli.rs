@@ -305,21 +305,20 @@ fn the_same_seed_trains_the_same_run() {
 #[test]
 fn bad_sizes_are_one_line_naming_the_flag() {
     let dir = APP.scratch("bad-sizes");
-    for (flag, value) in [
-        ("--memory-rows", "0"),
-        ("--memory-width", "0"),
-        ("--controller-size", "0"),
-        ("--read-heads", "0"),
-        ("--write-heads", "0"),
-        ("--lstm-size", "0"),
-        ("--epoch-sequences", "0"),
-        ("--shift-range", "64"),
-        ("--batch", "0"),
-    ] {
-        let setting = format!("{flag}={value}");
-        let output = APP.run(&["train", "--root", dir.to_str().unwrap(), &setting]);
-        one_error_line(&output, &[flag]);
-        assert!(!dir.join("runs").exists(), "{flag} {value}: no run folder");
-    }
+    APP.assert_refused(
+        &["train", "--root", dir.to_str().unwrap()],
+        &[
+            ("--memory-rows", "0"),
+            ("--memory-width", "0"),
+            ("--controller-size", "0"),
+            ("--read-heads", "0"),
+            ("--write-heads", "0"),
+            ("--lstm-size", "0"),
+            ("--epoch-sequences", "0"),
+            ("--shift-range", "64"),
+            ("--batch", "0"),
+        ],
+        &dir,
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

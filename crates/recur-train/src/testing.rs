@@ -31,6 +31,23 @@ impl App {
             .unwrap_or_else(|e| panic!("{}: {e}", self.exe))
     }
 
+    /// Runs `<args> <flag>=<value>` for each of `settings` and asserts that
+    /// each is refused in one `error:` line naming the flag, with no panic
+    /// and no run folder under `root`.
+    ///
+    /// # Panics
+    ///
+    /// If one is not.
+    pub fn assert_refused(&self, args: &[&str], settings: &[(&str, &str)], root: &Path) {
+        for (flag, value) in settings {
+            let setting = format!("{flag}={value}");
+            let mut all = args.to_vec();
+            all.push(&setting);
+            one_error_line(&self.run(&all), &[flag]);
+            assert!(!root.join("runs").exists(), "{setting}: no run folder");
+        }
+    }
+
     /// `train --backend <backend> --resume <run> <extra>`: resumes a run.
     pub fn resume(&self, backend: crate::Backend, run: &Path, extra: &[&str]) -> Output {
         let run = run.to_string_lossy();
