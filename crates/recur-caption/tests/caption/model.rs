@@ -217,6 +217,14 @@ fn beam_of_one_is_greedy() {
 /// show-and-tell with the small CNN, which sees the image only at the first
 /// step, stays at the loss of a model that ignores the image here: see
 /// docs/RESULTS.md.)
+///
+/// It trains until the mean loss per word is under 0.01. Only then is every
+/// caption's greedy decoding certain to be the caption: the worst of the
+/// ~45 words then has a loss under 0.45, a probability over 0.6. (A stop at
+/// 0.1, after a fixed 150 steps, decoded one picture as another's caption in
+/// CI twice: ndarray's seed is one global generator, drawn from by the tests
+/// running beside this one, so the initialisation is not the same from run
+/// to run.)
 #[test]
 fn tiny_model_overfits_a_few_captions() {
     let (data, vocab) = shapes(4, 0);
@@ -224,8 +232,6 @@ fn tiny_model_overfits_a_few_captions() {
     let batch = first_captions(&data, &vocab, &train);
     for backend in Backend::for_tests() {
         let device = backend.autodiff_device();
-        // A fixed initialisation: from some, 150 steps leave one caption a
-        // word off (seen once in CI).
         device.seed(1);
         let encoder = CnnEncoderConfig::new(32, 16).with_channels(4).init(&device);
         let decoder = CaptionDecoderConfig::new(vocab.len())
@@ -240,13 +246,16 @@ fn tiny_model_overfits_a_few_captions() {
         let mut optimizer = AdamConfig::new().init();
         let inputs = data.inputs_tensor(&train, &device);
         let mut loss_value = f32::MAX;
-        for _ in 0..150 {
+        for _ in 0..400 {
             let loss = model.loss(inputs.clone(), &batch);
             loss_value = loss.clone().into_scalar::<f32>();
+            if loss_value < 0.01 {
+                break;
+            }
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optimizer.step(1e-2, model, grads);
         }
-        assert!(loss_value < 0.1, "{backend}: loss {loss_value}");
+        assert!(loss_value < 0.01, "{backend}: loss {loss_value} after 400 steps");
         let plain = model.valid();
         let config = SearchConfig::new(WordVocab::START, WordVocab::END, 16);
         let hypotheses = plain.caption(data.inputs_tensor(&train, &backend.device()), &config);
