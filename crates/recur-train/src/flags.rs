@@ -33,6 +33,11 @@ pub struct TrainFlags {
     /// checkpointed; `--resume DIR --minutes M` continues with a larger one.
     #[arg(long, default_value_t = 0.0)]
     pub minutes: f64,
+    /// Optimizer steps of the whole run, over every invocation (0: no
+    /// limit). Like `--minutes`, the epoch it runs out in ends early and is
+    /// validated and checkpointed: a fixed amount of work, for benchmarks.
+    #[arg(long, default_value_t = 0)]
+    pub steps: u64,
     /// Samples per batch, over all workers together.
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
@@ -54,8 +59,8 @@ pub struct TrainFlags {
     #[serde(skip)]
     pub root: PathBuf,
     /// Continue the run in this folder from its latest checkpoint. Only
-    /// `--epochs`, `--minutes`, `--backend` and `--workers` may differ from
-    /// the run's saved configuration.
+    /// `--epochs`, `--minutes`, `--steps`, `--backend` and `--workers` may
+    /// differ from the run's saved configuration.
     #[arg(long)]
     #[serde(skip)]
     pub resume: Option<PathBuf>,
@@ -78,7 +83,7 @@ impl Default for TrainFlags {
 
 /// The flags a resumed run may change: its budget (kept from the saved
 /// configuration unless given again).
-const BUDGET: [&str; 2] = ["epochs", "minutes"];
+const BUDGET: [&str; 3] = ["epochs", "minutes", "steps"];
 /// How a run is run, not what it is: always this command line's (default or
 /// given), so a run resumes on any backend and any number of workers.
 const HOW_IT_RUNS: [&str; 2] = ["backend", "workers"];
@@ -265,8 +270,8 @@ impl<C: AppConfig> RunConfig<C> {
     /// all before anything is read or written.
     ///
     /// A resumed run keeps its saved configuration, with `--backend` and
-    /// `--workers` of this command line (given or default) and `--epochs`
-    /// and `--minutes` if given here; any other flag given here must equal
+    /// `--workers` of this command line (given or default) and `--epochs`,
+    /// `--minutes` and `--steps` if given here; any other flag given here must equal
     /// the saved value, or [`TrainError::Flag`] names it. `train` flags are the
     /// configuration's fields, spelled with `-` for `_`.
     pub fn resolve(
@@ -326,7 +331,7 @@ impl<C: AppConfig> RunConfig<C> {
                     &id.replace('_', "-"),
                     format!(
                         "is {value} but the resumed run {} has {was}; only --epochs, --minutes, \
-                         --backend and --workers may change on --resume",
+                         --steps, --backend and --workers may change on --resume",
                         run.path().display()
                     ),
                 ));

@@ -120,7 +120,8 @@ pub struct Trained<M> {
 /// validation ([`Task::evaluate`]), one `metrics.csv` row, `plots/loss.png`,
 /// the latest checkpoint and, if [`Task::BEST`] improved, `best/`. A NaN or
 /// infinite loss stops training with an error that names the last good
-/// checkpoint; `--minutes` ends the run early (continued by `--resume`).
+/// checkpoint; `--minutes` or `--steps` ends the run early (continued by
+/// `--resume`).
 pub fn train<T: Task, C: Serialize>(
     task: &mut T,
     flags: &TrainFlags,
@@ -132,12 +133,12 @@ pub fn train<T: Task, C: Serialize>(
     // Rank 0 decides whether to go on; the others follow its word, so that
     // no rank waits for a step the others never take.
     let spent = session.leader
-        && session.clock.out_of_time(session.state.seconds)
+        && session.spent(flags, session.state.seconds, session.state.step)
         && session.state.epoch < flags.epochs;
     if spent {
         eprintln!(
-            "the run's budget of {} minutes is spent: --resume with a larger --minutes continues",
-            flags.minutes
+            "the run's budget (--minutes {}, --steps {}) is spent: --resume with a larger one continues",
+            flags.minutes, flags.steps
         );
     }
     let mut go_on = session.workers.agree(!spent);
@@ -147,8 +148,9 @@ pub fn train<T: Task, C: Serialize>(
         if session.leader {
             session.end_epoch(task, flags, &epoch)?;
         }
-        let out_of_time = session.leader && session.clock.out_of_time(session.clock.elapsed());
-        go_on = session.workers.agree(!epoch.out_of_time && !out_of_time);
+        let spent =
+            session.leader && session.spent(flags, session.clock.elapsed(), session.state.step);
+        go_on = session.workers.agree(!epoch.budget_spent && !spent);
     }
     if let (true, Some(run)) = (session.leader, &session.run) {
         eprintln!("run folder: {}", run.path().display());
@@ -190,8 +192,8 @@ struct Epoch {
     steps: usize,
     items: u64,
     seconds: f64,
-    /// Rank 0 ran out of time during the epoch, which ended early.
-    out_of_time: bool,
+    /// Rank 0 spent the run's budget during the epoch, which ended early.
+    budget_spent: bool,
 }
 
 /// The wall clock of the whole run, over every invocation.
@@ -214,6 +216,12 @@ impl Clock {
 }
 
 impl<M: Module> Session<M> {
+    /// Whether the run's budget, `--minutes` or `--steps`, is spent at
+    /// `seconds` into the run with `steps` optimizer steps done.
+    fn spent(&self, flags: &TrainFlags, seconds: f64, steps: u64) -> bool {
+        self.clock.out_of_time(seconds) || (flags.steps > 0 && steps >= flags.steps)
+    }
+
     /// Joins the workers, builds the model, makes the run folder (rank 0, a
     /// new run) or loads the latest checkpoint (a resumed run), and gives
     /// every worker rank 0's weights.
@@ -326,18 +334,18 @@ impl<M: Module> Session<M> {
             steps: 0,
             items: 0,
             seconds: 0.0,
-            out_of_time: false,
+            budget_spent: false,
         };
         for batch in &batches {
-            let (loss, out_of_time) = self.step(task, flags, batch, &epoch)?;
+            let (loss, budget_spent) = self.step(task, flags, batch, &epoch)?;
             epoch.loss_sum += loss;
             epoch.steps += 1;
             epoch.items += task.items(batch);
             if let Some(progress) = &mut progress {
                 progress.update(1, task.items(batch), Some(loss));
             }
-            if out_of_time {
-                epoch.out_of_time = true;
+            if budget_spent {
+                epoch.budget_spent = true;
                 break;
             }
         }
@@ -352,7 +360,7 @@ impl<M: Module> Session<M> {
     /// One optimizer step on `batch`: this worker's shard's loss, the
     /// gradients of the whole batch (averaged over the workers), the NaN
     /// guard, the clip, Adam. Returns the batch's mean loss and whether
-    /// rank 0 is out of time.
+    /// rank 0 has spent the run's budget.
     fn step<T: Task<Model = M>>(
         &mut self,
         task: &mut T,
@@ -363,10 +371,11 @@ impl<M: Module> Session<M> {
         let loss = task.loss(&self.model, batch, self.workers.shard(), &self.device)?;
         let mean = f64::from(loss.mean.clone().into_scalar::<f32>());
         let grads = GradientsParams::from_grads(loss.mean.backward(), &self.model);
-        let out_of_time = self.leader && self.clock.out_of_time(self.clock.elapsed());
+        let budget_spent =
+            self.leader && self.spent(flags, self.clock.elapsed(), self.state.step + 1);
         let reduced = self
             .workers
-            .reduce(&self.model, grads, mean, loss.items, out_of_time);
+            .reduce(&self.model, grads, mean, loss.items, budget_spent);
         if !reduced.loss.is_finite() {
             let checkpointer = self.checkpointer.as_ref();
             let at = (epoch.number, &self.state);
@@ -383,7 +392,7 @@ impl<M: Module> Session<M> {
             self.workers
                 .check_same_weights(&self.model, self.state.step)?;
         }
-        Ok((reduced.loss, reduced.out_of_time))
+        Ok((reduced.loss, reduced.budget_spent))
     }
 
     /// Rank 0 after an epoch: validation, the metrics row and its summary

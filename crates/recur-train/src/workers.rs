@@ -55,8 +55,9 @@ pub(crate) struct Reduced {
     pub grads: GradientsParams,
     /// The whole batch's mean loss.
     pub loss: f64,
-    /// Whether rank 0 ran out of time (every worker stops after this step).
-    pub out_of_time: bool,
+    /// Whether rank 0 has spent the run's budget (every worker stops after
+    /// this step).
+    pub budget_spent: bool,
 }
 
 /// The workers of one training run; see the module docs.
@@ -135,12 +136,12 @@ impl Workers {
         grads: GradientsParams,
         loss: f64,
         items: f64,
-        out_of_time: bool,
+        budget_spent: bool,
     ) -> Reduced {
         #[cfg(feature = "mpi")]
         if let Some(mpi) = &self.mpi {
             let (mut buffer, layout) = flatten_grads(model, &grads, items as f32);
-            buffer.extend([items as f32, (loss * items) as f32, out_of_time.into()]);
+            buffer.extend([items as f32, (loss * items) as f32, budget_spent.into()]);
             let started = std::time::Instant::now();
             mpi.sum(&mut buffer);
             let (bytes, seconds) = self.traffic.get();
@@ -156,13 +157,13 @@ impl Workers {
             return Reduced {
                 grads: unflatten_grads(model, &buffer, &layout),
                 loss: f64::from(flags[1] / total),
-                out_of_time: flags[2] > 0.0,
+                budget_spent: flags[2] > 0.0,
             };
         }
         Reduced {
             grads,
             loss,
-            out_of_time,
+            budget_spent,
         }
     }
 

@@ -255,7 +255,10 @@ fn tiny_model_overfits_a_few_captions() {
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optimizer.step(1e-2, model, grads);
         }
-        assert!(loss_value < 0.01, "{backend}: loss {loss_value} after 400 steps");
+        assert!(
+            loss_value < 0.01,
+            "{backend}: loss {loss_value} after 400 steps"
+        );
         let plain = model.valid();
         let config = SearchConfig::new(WordVocab::START, WordVocab::END, 16);
         let hypotheses = plain.caption(data.inputs_tensor(&train, &backend.device()), &config);

@@ -1,5 +1,6 @@
 //! The training loop on a tiny task: metric rows, the best checkpoint, the
-//! NaN guard, the `--minutes` budget, resume, and the flags' checks.
+//! NaN guard, the `--minutes` and `--steps` budgets, resume, and the flags'
+//! checks.
 
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor, TensorData};
@@ -206,6 +207,26 @@ fn the_minutes_budget_ends_the_run_and_a_resume_with_more_continues() {
     let more_run = RunDir::open(run.path(), "line").unwrap();
     let trained = train(&mut line(None), &more, &more, Some(more_run)).unwrap();
     assert_eq!((trained.state.epoch, trained.state.step), (2, 6));
+    std::fs::remove_dir_all(&root).ok();
+}
+
+#[test]
+fn the_steps_budget_ends_mid_epoch_and_a_resume_with_more_continues() {
+    let root = scratch("trainer-steps");
+    let mut budget = flags(&root, 1000);
+    budget.steps = 7;
+    // Five steps an epoch: the second epoch ends after its second step and
+    // is validated and saved like a whole one.
+    let trained = train(&mut line(None), &budget, &budget, None).unwrap();
+    assert_eq!((trained.state.epoch, trained.state.step), (2, 7));
+    let run = trained.run.unwrap();
+    let rows = std::fs::read_to_string(run.metrics()).unwrap();
+    assert_eq!(rows.lines().count(), 3, "a header and two epochs:\n{rows}");
+    let mut more = budget.clone();
+    more.steps = 9;
+    let more_run = RunDir::open(run.path(), "line").unwrap();
+    let trained = train(&mut line(None), &more, &more, Some(more_run)).unwrap();
+    assert_eq!((trained.state.epoch, trained.state.step), (3, 9));
     std::fs::remove_dir_all(&root).ok();
 }
 
