@@ -1,8 +1,9 @@
 """PyTorch reference for `cargo xtask bench cells`.
 
-Times forward + backward of torch.nn.LSTM and torch.nn.GRU (batch-first) at
-the same sizes and thread count as the Rust benchmark, and prints one JSON
-object per measurement, like the Rust side does.
+Times forward + backward of torch.nn.LSTM, torch.nn.GRU and torch.nn.RNN
+(tanh; all batch-first) at the same sizes and thread count as the Rust
+benchmark, and prints one JSON object per measurement, like the Rust side
+does.
 
     python xtask/bench/cells.py --threads 2 --batch 32 --time 64 --input 256 --hidden 512
 """
@@ -22,7 +23,7 @@ def main():
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    for cell, module in [("lstm", torch.nn.LSTM), ("gru", torch.nn.GRU)]:
+    for cell, module in [("lstm", torch.nn.LSTM), ("gru", torch.nn.GRU), ("rnn", torch.nn.RNN)]:
         rnn = module(a.input, a.hidden, batch_first=True)
         x = torch.randn(a.batch, a.time, a.input, requires_grad=True)
         times = []

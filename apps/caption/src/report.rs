@@ -3,6 +3,7 @@
 //! attention maps when the model attends).
 
 use std::fmt::Write as _;
+use std::time::Instant;
 
 use burn::tensor::Device;
 use recur_caption::{CaptionData, CaptionModel, Picture};
@@ -93,7 +94,9 @@ pub fn evaluate(
     }
     let greedy = caption_images(model, data, &test, &search(config.max_len, 1), device);
     let search = search(config.max_len, config.beam);
+    let started = Instant::now();
     let beam = caption_images(model, data, &test, &search, device);
+    let beam_seconds = started.elapsed().as_secs_f64();
     let text = |hypotheses: &[Hypothesis]| -> Vec<String> {
         hypotheses
             .iter()
@@ -119,6 +122,7 @@ pub fn evaluate(
         "test_images": test.len(),
         "greedy": scores[0],
         "beam": scores[1],
+        "test_beam_images_per_second": test.len() as f64 / beam_seconds.max(1e-9),
     });
     let path = run.path().join("results.json");
     std::fs::write(&path, serde_json::to_string_pretty(&json)?).context(path.display())?;

@@ -10,8 +10,9 @@ detached) across windows, exactly like recur-data's BpttWindows, the state
 reset at each pass. Adam with learning rate 2e-3 times 0.95 per pass after the
 first, gradient norm clipped at 5. Passes repeat until the budget is spent;
 the validation loss is then computed the same way as charlm's. Prints one
-JSON line. `--passes N` also stops after N passes, for a comparison at equal
-steps (charlm's `metrics.csv` has the validation loss after each pass).
+JSON line. `--steps N` stops after N steps (a benchmark's fixed work);
+`--passes N` after N passes, for a comparison at equal steps (charlm's
+`metrics.csv` has the validation loss after each pass).
 `--save-init FILE` writes the initial weights as safetensors, for charlm's
 `--init FILE`: both programs then start from the same weights.
 """
@@ -82,6 +83,8 @@ def main():
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--clip", type=float, default=5.0)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--steps", type=int, default=0,
+                   help="stop after this many steps, within --minutes (0: no limit; for `cargo xtask bench apps`)")
     p.add_argument("--passes", type=int, default=0,
                    help="stop after this many passes over the training text, within --minutes (0: no limit)")
     p.add_argument("--save-init", metavar="FILE",
@@ -104,13 +107,14 @@ def main():
     optimiser = torch.optim.Adam(model.parameters(), lr=a.lr)
     start, chars_seen, steps, passes = time.perf_counter(), 0, 0, 0
     loss_sum = torch.zeros(())
-    while time.perf_counter() - start <= a.minutes * 60 and (a.passes == 0 or passes < a.passes):
+    while (time.perf_counter() - start <= a.minutes * 60 and (a.passes == 0 or passes < a.passes)
+           and not steps == a.steps > 0):
         passes += 1
         for group in optimiser.param_groups:
             group["lr"] = a.lr * 0.95 ** (passes - 1)
         state = None
         for x, y in windows(train, a.batch, a.window):
-            if time.perf_counter() - start > a.minutes * 60:
+            if time.perf_counter() - start > a.minutes * 60 or steps == a.steps > 0:
                 break
             loss, state = train_step(model, optimiser, x, y, state, a.clip)
             steps, chars_seen, loss_sum = steps + 1, chars_seen + y.numel(), loss_sum + loss

@@ -218,6 +218,40 @@ def beam(model, source_ids, size, alpha):
     return finished[0][1]
 
 
+def train_step(model, optimizer, pairs, clip):
+    loss = loss_of(model, pairs)
+    optimizer.zero_grad()
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), clip)
+    optimizer.step()
+    return loss.item()
+
+
+def benchmark(model, optimizer, train_ids, test_ids, test, target_vocab, lengths, rng, args):
+    """`--steps`: the first epoch's first steps, timed, then beam search over
+    the test split with its BLEU, timed, as the translate app times its test."""
+    model.train()
+    order = batches(lengths, args.batch, rng)[:args.steps]
+    started, sentences = time.perf_counter(), 0
+    for indices in order:
+        train_step(model, optimizer, [train_ids[i] for i in indices], args.clip)
+        sentences += len(indices)
+    train_seconds = time.perf_counter() - started
+    model.eval()
+    started = time.perf_counter()
+    hypotheses = [" ".join(target_vocab.decode(beam(model, s, args.beam, args.length_penalty))) for s, _ in test_ids]
+    sacrebleu.corpus_bleu(hypotheses, [[" ".join(t) for _, t in test]])
+    beam_seconds = time.perf_counter() - started
+    print(json.dumps({
+        "implementation": f"PyTorch {torch.__version__}",
+        "threads": args.threads,
+        "steps": len(order),
+        "train_seconds": train_seconds,
+        "sentences_per_second": sentences / train_seconds,
+        "test_beam_sentences_per_second": len(test_ids) / beam_seconds,
+    }), flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default="datasets/de-en-short")
@@ -234,6 +268,9 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--dropout", type=float, default=0.3)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--steps", type=int, default=0,
+                        help="benchmark: train this many steps of the first epoch, then time beam search "
+                        "on the test split, print one JSON line and stop (for `cargo xtask bench apps`)")
     parser.add_argument("--save-init", metavar="FILE",
                         help="write the initial weights to FILE (safetensors) for translate's --init, with the "
                         "validation loss they give in its metadata (valid_loss)")
@@ -262,6 +299,8 @@ def main():
             return
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     lengths = [len(s) for s, _ in train_ids]
+    if args.steps:
+        return benchmark(model, optimizer, train_ids, test_ids, test, target_vocab, lengths, rng, args)
     speeds = []
     best = None  # (valid BLEU, epoch, parameters, valid loss): what the test evaluates
     valid_references = [" ".join(t) for _, t in valid]
@@ -272,12 +311,7 @@ def main():
         started, total = time.time(), 0.0
         order = batches(lengths, args.batch, rng)
         for indices in order:
-            loss = loss_of(model, [train_ids[i] for i in indices])
-            optimizer.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), args.clip)
-            optimizer.step()
-            total += loss.item()
+            total += train_step(model, optimizer, [train_ids[i] for i in indices], args.clip)
         seconds = time.time() - started
         speeds.append(len(train_ids) / seconds)
         model.eval()

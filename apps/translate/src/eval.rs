@@ -3,6 +3,7 @@
 //! and the attention pictures.
 
 use std::path::Path;
+use std::time::Instant;
 
 use recur_data::{SplitMix64, WordVocab};
 use recur_seq2seq::Seq2Seq;
@@ -114,6 +115,9 @@ pub struct Results {
     pub test_sentences: usize,
     /// Sentences per second of the last epoch's training.
     pub train_sentences_per_second: Option<f64>,
+    /// Test sentences per second of the beam search (the whole split, in
+    /// batches, BLEU included).
+    pub test_beam_sentences_per_second: f64,
 }
 
 /// Tests `model` (the best one, of `best_epoch`) on `data`'s test split:
@@ -128,13 +132,16 @@ pub fn test(
     run: &RunDir,
 ) -> Result<Results, AppError> {
     let (split, target_vocab) = (&data.test, &data.vocabs.1);
-    let mut scores = Vec::new();
+    let (mut scores, mut beam_seconds) = (Vec::new(), 0.0);
     for (name, beam) in [("greedy", 1), ("beam", config.beam)] {
         let search = search_config(beam, config.length_penalty, 1);
+        let started = Instant::now();
         let (score, hypotheses, texts) = bleu(model, split, target_vocab, &search)?;
+        let seconds = started.elapsed().as_secs_f64();
         let path = run.samples().join(format!("test-{name}.txt"));
         std::fs::write(&path, texts.join("\n") + "\n").context(path.display())?;
         if name == "beam" {
+            beam_seconds = seconds;
             for (i, hypothesis) in hypotheses.iter().take(config.heatmaps).enumerate() {
                 let path = run.plots().join(format!("attention-{i}.png"));
                 draw_attention(hypothesis, &split.sources[i], target_vocab, &path)?;
@@ -165,6 +172,7 @@ pub fn test(
         length_penalty: config.length_penalty,
         test_sentences: split.pairs.len(),
         train_sentences_per_second: last("sentences_per_second"),
+        test_beam_sentences_per_second: split.pairs.len() as f64 / beam_seconds.max(1e-9),
     };
     let path = run.path().join("results.json");
     let json = serde_json::to_string_pretty(&results)?;

@@ -1,5 +1,6 @@
-//! Forward + backward timing of Recur's LSTM/GRU against burn::nn's, one JSON
-//! line per measurement. Run through `cargo xtask bench cells`, which adds
+//! Forward + backward timing of Recur's LSTM, GRU and vanilla RNN against
+//! burn::nn's and against the layer's matrix products alone, one JSON line
+//! per measurement. Run through `cargo xtask bench cells`, which adds
 //! PyTorch and writes docs/BENCHMARKS.md; alone:
 //!
 //! ```text
@@ -10,6 +11,8 @@ use std::time::Instant;
 
 use burn::nn::{GruConfig, LstmConfig};
 use burn::tensor::{Distribution, Tensor};
+use ndarray::Array2;
+use ndarray::linalg::general_mat_mul;
 use recur_cells::{CellKind, RecurrentConfig};
 use recur_train::Backend;
 
@@ -113,7 +116,12 @@ fn main() {
     // Reading one value back forces backends that run asynchronously to finish.
     let sync = |t: Tensor<3>| t.slice([0..1, 0..1, 0..1]).into_data();
 
-    for (cell, kind) in [("lstm", CellKind::Lstm), ("gru", CellKind::Gru)] {
+    let cells = [
+        ("lstm", CellKind::Lstm),
+        ("gru", CellKind::Gru),
+        ("rnn", CellKind::RnnTanh),
+    ];
+    for (cell, kind) in cells {
         let layer = RecurrentConfig::new(kind, o.input, o.hidden).init(&device);
         let timing = time(&o, || {
             let input = x();
@@ -122,6 +130,11 @@ fn main() {
             sync(input.grad(&grads).expect("gradient"));
         });
         report("Recur", &o, cell, timing);
+        let timing = matmuls(&o, kind.gates());
+        println!(
+            "{{\"implementation\": \"sgemm at its peak\", \"backend\": \"OpenBLAS sgemm\", \"cell\": \"{cell}\", \"median_s\": {}, \"min_s\": {}}}",
+            timing.0, timing.1
+        );
     }
 
     if !o.with_burn {
@@ -144,4 +157,42 @@ fn main() {
         sync(input.grad(&grads).expect("gradient"));
     });
     report("burn::nn", &o, "gru", timing);
+}
+
+/// The time the layer's matrix products would take at the rate of the BLAS
+/// the layer uses (OpenBLAS's `sgemm` through ndarray, as recur-cells'
+/// `host::gemm::matmul`) on the layer's whole-sequence shapes: the input
+/// projection, the input's and the input weights' gradients and the
+/// recurrent weights' gradient, one call each, timed together; their rate
+/// scaled to all of the layer's products (the per-step ones too, which one
+/// `sgemm` call each would run slower). The layer's time against this is
+/// its share of the machine's peak.
+fn matmuls(o: &Options, gates: usize) -> (f64, f64) {
+    let rows = o.batch * o.time;
+    let out = gates * o.hidden;
+    let values = |shape: (usize, usize)| {
+        Array2::from_shape_fn(shape, |(i, j)| ((i * 7 + j * 13) % 17) as f32 / 17.0)
+    };
+    let (x, w_ih, dg) = (
+        values((rows, o.input)),
+        values((o.input, out)),
+        values((rows, out)),
+    );
+    let hs = values((rows, o.hidden));
+    let mut c = [
+        Array2::<f32>::zeros((rows, out)),
+        Array2::<f32>::zeros((rows, o.input)),
+        Array2::<f32>::zeros((o.input, out)),
+        Array2::<f32>::zeros((o.hidden, out)),
+    ];
+    let (median, min) = time(o, || {
+        general_mat_mul(1.0, &x, &w_ih, 0.0, &mut c[0]);
+        general_mat_mul(1.0, &dg, &w_ih.t(), 0.0, &mut c[1]);
+        general_mat_mul(1.0, &x.t(), &dg, 0.0, &mut c[2]);
+        general_mat_mul(1.0, &hs.t(), &dg, 0.0, &mut c[3]);
+    });
+    // Timed: 3 products with `input` columns and 1 with `hidden`; the
+    // layer has 3 of each.
+    let scale = (3 * (o.input + o.hidden)) as f64 / (3 * o.input + o.hidden) as f64;
+    (median * scale, min * scale)
 }
