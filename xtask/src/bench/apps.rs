@@ -35,7 +35,7 @@ const APPS: [App; 4] = [
     App {
         name: "charlm",
         unit: "chars",
-        steps: 40,
+        steps: 75,
         script: "apps/charlm/reference/charlm.py",
         script_args: &["--text", "datasets/hamlet/hamlet.txt", "--minutes", "1000"],
         beam: None,
@@ -43,7 +43,7 @@ const APPS: [App; 4] = [
     App {
         name: "translate",
         unit: "sentences",
-        steps: 40,
+        steps: 150,
         script: "apps/translate/reference/seq2seq.py",
         script_args: &[],
         beam: Some(("sentences, beam 5", "test_beam_sentences_per_second")),
@@ -51,7 +51,7 @@ const APPS: [App; 4] = [
     App {
         name: "caption",
         unit: "captions",
-        steps: 40,
+        steps: 60,
         script: "apps/caption/reference/caption.py",
         script_args: &["--beam-images", "200", "--beam", "3"],
         beam: Some(("images, beam 3", "test_beam_images_per_second")),
@@ -59,7 +59,7 @@ const APPS: [App; 4] = [
     App {
         name: "ntm",
         unit: "sequences",
-        steps: 40,
+        steps: 60,
         script: "apps/ntm/reference/ntm.py",
         script_args: &[],
         beam: None,
