@@ -151,12 +151,12 @@ fn recur(args: &BenchArgs, app: &App, binary: &Path) -> Result<Measured, String>
     let beam_rate = match app.beam {
         Some((_, key)) => {
             let path = metrics.with_file_name("results.json");
-            let read = |path: &Path| -> Result<Value, String> {
-                let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-                serde_json::from_str(&text).map_err(|e| e.to_string())
-            };
-            let results = read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            number(&results, key).ok_or(format!("{}: no {key}", path.display()))?
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|results| number(&results, key))
+                .ok_or(format!("{}: no number {key}", path.display()))?
         }
         None => f64::NAN,
     };
@@ -251,6 +251,7 @@ fn render(rounds: &[Vec<(Measured, Measured)>], threads: usize, profile: &str) -
          |---|---|---|---|---|---|---|---|---|\n",
         rounds.len(),
     );
+    let mut beam_rows = String::new();
     for (a, app) in APPS.iter().enumerate() {
         let pairs: Vec<(Measured, Measured)> = rounds.iter().map(|round| round[a]).collect();
         let pick =
@@ -271,6 +272,17 @@ fn render(rounds: &[Vec<(Measured, Measured)>], threads: usize, profile: &str) -
             list(&speed),
             recur_peak / torch_peak,
         ));
+        if let Some((what, _)) = app.beam {
+            let speed = pick(|(r, t)| r.beam_rate / t.beam_rate);
+            beam_rows.push_str(&format!(
+                "| {} ({what}) | {:.1} | {:.1} | {:.2} | {} |\n",
+                app.name,
+                median(&pick(|p| p.0.beam_rate)),
+                median(&pick(|p| p.1.beam_rate)),
+                median(&speed),
+                list(&speed),
+            ));
+        }
     }
     out.push_str(
         "\nBeam search after training, over the app's test split (translate: the script decodes one \
@@ -278,24 +290,7 @@ fn render(rounds: &[Vec<(Measured, Measured)>], threads: usize, profile: &str) -
          | app | Recur, samples/s | PyTorch, samples/s | speed | speed per round |\n\
          |---|---|---|---|---|\n",
     );
-    for (a, app) in APPS.iter().enumerate() {
-        let Some((what, _)) = app.beam else { continue };
-        let pairs: Vec<(Measured, Measured)> = rounds.iter().map(|round| round[a]).collect();
-        let speed: Vec<f64> = pairs
-            .iter()
-            .map(|(r, t)| r.beam_rate / t.beam_rate)
-            .collect();
-        let recur: Vec<f64> = pairs.iter().map(|p| p.0.beam_rate).collect();
-        let torch: Vec<f64> = pairs.iter().map(|p| p.1.beam_rate).collect();
-        out.push_str(&format!(
-            "| {} ({what}) | {:.1} | {:.1} | {:.2} | {} |\n",
-            app.name,
-            median(&recur),
-            median(&torch),
-            median(&speed),
-            list(&speed),
-        ));
-    }
+    out.push_str(&beam_rows);
     out
 }
 
