@@ -9,9 +9,12 @@ use serde::{Deserialize, Serialize};
 pub enum MemoryInit {
     /// Every cell a small constant (`NtmConfig::memory_constant`). Collier
     /// and Beel (2018) report this converges about twice as fast as learned
-    /// or random initialisation.
+    /// or random initialisation; with the ntm app's training (batch 4,
+    /// Adam) copy learned in fewer sequences with [`MemoryInit::Learned`]
+    /// (docs/RESULTS.md), which is the app's default.
     Constant,
-    /// A learned `[rows, width]` matrix, shared by every sequence.
+    /// A learned `[rows, width]` matrix, shared by every sequence, starting
+    /// uniform within `±1/sqrt(rows + width)`.
     Learned,
 }
 
