@@ -192,6 +192,7 @@ fn train(given: Config, matches: &clap::ArgMatches) -> Result<(), AppError> {
 }
 
 fn caption(args: CaptionArgs) -> Result<(), AppError> {
+    recur_train::check::sizes(&[("beam", args.beam)])?;
     let device = args.backend.device();
     let run = RunDir::open(&args.run, SYSTEM)?;
     let config: Config = run.read_config()?;

@@ -210,7 +210,7 @@ impl Captions {
 /// words.
 pub fn search(max_len: usize, beam: usize) -> SearchConfig {
     let mut search = SearchConfig::new(WordVocab::START, WordVocab::END, max_len + 1);
-    search.beam_size = beam.max(1);
+    search.beam_size = beam;
     search
 }
 
@@ -272,6 +272,7 @@ impl recur_train::AppConfig for Config {
             ("channels", self.channels),
             ("attention-hidden", self.attention_hidden),
             ("shapes-train", self.shapes_train),
+            ("shapes-eval", self.shapes_eval),
             ("network-size", self.network_size),
             ("beam", self.beam),
             ("max-len", self.max_len),

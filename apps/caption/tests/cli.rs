@@ -409,6 +409,16 @@ fn float64_features_train_and_a_nan_is_refused_by_row() {
         APP.runs(&root).is_empty(),
         "no run folder for a failed start"
     );
+
+    // Integers are not features: refused naming the dtype, no run.
+    let data: Vec<u8> = (0..40i32).flat_map(i32::to_le_bytes).collect();
+    let features = features_folder(&dir.join("i4"), &npy_bytes("<i4", false, (10, 4), &data));
+    let root = dir.join("i4-root");
+    one_error_line(&train(&features, &root), &["features.npy", "'<i4'"]);
+    assert!(
+        APP.runs(&root).is_empty(),
+        "no run folder for an int32 file"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -461,10 +471,18 @@ fn bad_sizes_are_one_line_naming_the_flag() {
             ("--attention-hidden", "0"),
             ("--beam", "0"),
             ("--max-len", "0"),
+            ("--shapes-eval", "0"),
             ("--min-count", "1000000"),
             ("--batch", "0"),
         ],
         &dir,
     );
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A run folder says which system made it: another app's run is refused in
+/// one line by `--resume` and by `caption`.
+#[test]
+fn another_systems_run_is_refused() {
+    APP.assert_refuses_another_systems_run(&[&["train", "--resume"], &["caption", "--run"]]);
 }

@@ -382,10 +382,12 @@ fn a_dead_worker_ends_the_job_within_seconds() {
         &["--epochs", "1000", "--workers", "2"],
     );
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    // stderr to a file: a pipe nobody reads could fill and stall the job.
+    let log = dir.join("stderr.txt");
     let mut job = APP
         .mpirun(2, &args)
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
     // Training has begun once the first epoch's checkpoint is there.
@@ -430,6 +432,12 @@ fn a_dead_worker_ends_the_job_within_seconds() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(!status.success());
+    // The job's last words name the rank that died and how.
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        log.contains("exited on signal 9 (Killed)"),
+        "no word of the dead rank: {log}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -468,16 +476,7 @@ fn bad_sizes_and_rates_are_one_line_naming_the_flag() {
 /// one line by `--resume` and by `sample`.
 #[test]
 fn another_systems_run_is_refused() {
-    let dir = scratch("other-system");
-    std::fs::write(dir.join("config.json"), r#"{"system": "translate"}"#).unwrap();
-    let run = dir.to_str().unwrap();
-    for args in [
-        &["train", "--resume", run][..],
-        &["sample", "--run", run][..],
-    ] {
-        one_error_line(&charlm(args), &["a run of translate, not of charlm"]);
-    }
-    std::fs::remove_dir_all(&dir).ok();
+    APP.assert_refuses_another_systems_run(&[&["train", "--resume"], &["sample", "--run"]]);
 }
 
 /// A CPU run that succeeds prints no `error:` line, even where the Vulkan

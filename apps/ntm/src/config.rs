@@ -107,14 +107,19 @@ fn parse<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T, String> {
 impl Config {
     /// The task: the paper's distribution with this run's overrides.
     pub fn task(&self) -> Result<TaskConfig, NtmError> {
+        let task = self.task_unchecked();
+        task.validate()?;
+        Ok(task)
+    }
+
+    fn task_unchecked(&self) -> TaskConfig {
         let mut task = TaskConfig::paper(self.task);
         task.bits = self.bits.unwrap_or(task.bits);
         task.min_size = self.min_size.unwrap_or(task.min_size);
         task.max_size = self.max_size.unwrap_or(task.max_size);
         task.max_repeats = self.max_repeats.unwrap_or(task.max_repeats);
         task.item_length = self.item_length.unwrap_or(task.item_length);
-        task.validate()?;
-        Ok(task)
+        task
     }
 
     /// Batches per epoch: `--epoch-sequences` rounded up to whole batches.
@@ -141,6 +146,30 @@ impl recur_train::AppConfig for Config {
             ("lstm-layers", self.lstm_layers),
             ("epoch-sequences", self.epoch_sequences),
         ])?;
+        // The task's own check (`TaskConfig::validate`) names its fields;
+        // here each problem names the flag that sets it.
+        let task = self.task_unchecked();
+        recur_train::check::sizes(&[
+            ("bits", task.bits),
+            ("max-repeats", task.max_repeats),
+            ("item-length", task.item_length),
+        ])?;
+        let smallest = if task.task == Task::Recall { 2 } else { 1 };
+        if task.min_size < smallest {
+            return Err(recur_train::TrainError::flag(
+                "min-size",
+                format!(
+                    "{} needs at least {smallest}, got {}",
+                    task.task, task.min_size
+                ),
+            ));
+        }
+        if task.max_size < task.min_size {
+            return Err(recur_train::TrainError::flag(
+                "max-size",
+                format!("{} is below --min-size {}", task.max_size, task.min_size),
+            ));
+        }
         if 2 * self.shift_range + 1 > self.memory_rows {
             return Err(recur_train::TrainError::flag(
                 "shift-range",

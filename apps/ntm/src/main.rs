@@ -77,7 +77,9 @@ struct Training {
 /// One row of metrics.csv beside the loop's own columns.
 #[derive(Serialize)]
 struct Metrics {
-    /// Wrong bits per training sequence over the epoch.
+    /// Wrong bits per training sequence over the epoch (with `--workers
+    /// N`, over rank 0's 1/N of each batch: an estimate from a sample of
+    /// the epoch's sequences; the loss is the whole batch's).
     train_bit_errors: f64,
     /// Nats per bit on held-out sequences of the largest training size.
     valid_loss: f64,

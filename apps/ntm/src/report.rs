@@ -154,12 +154,14 @@ pub fn plot_bit_errors(run: &RunDir, epoch: usize, now: [(&str, f64); 2]) -> Res
 /// `ntm eval`: the bit errors of a run's best model at one size, and the
 /// pictures of one test sequence.
 pub fn eval(args: EvalArgs) -> Result<(), AppError> {
+    recur_train::check::sizes(&[
+        ("length", args.length),
+        ("sequences", args.sequences),
+        ("repeats", args.repeats.unwrap_or(1)),
+    ])?;
     let run = RunDir::open(&args.run, crate::SYSTEM)?;
     let config: Config = run.read_config()?;
     let task = config.task()?;
-    if args.sequences == 0 {
-        return Err("--sequences must be at least 1".into());
-    }
     let repeats = args.repeats.unwrap_or(task.max_repeats);
     let device = args.backend.device();
     let (model, state) = load_best(&run, Net::new(&config, &task, &device)?)?;

@@ -253,7 +253,7 @@ fn bad_input_is_one_clear_line() {
     assert!(!output.status.success());
     assert_eq!(
         stderr(&output),
-        "error: invalid configuration: sizes must satisfy 2 <= min_size <= max_size, got 1..6\n"
+        "error: --min-size: recall needs at least 2, got 1\n"
     );
     let output = APP.run(&["train", "--root", root, "--epoch-sequences", "0"]);
     one_error_line(&output, &["--epoch-sequences"]);
@@ -316,9 +316,24 @@ fn bad_sizes_are_one_line_naming_the_flag() {
             ("--lstm-size", "0"),
             ("--epoch-sequences", "0"),
             ("--shift-range", "64"),
+            ("--bits", "0"),
+            ("--min-size", "0"),
+            ("--max-size", "0"),
+            ("--max-repeats", "0"),
+            ("--item-length", "0"),
             ("--batch", "0"),
         ],
         &dir,
     );
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A run folder says which system made it: another app's run is refused in
+/// one line by `--resume` and by `eval`.
+#[test]
+fn another_systems_run_is_refused() {
+    APP.assert_refuses_another_systems_run(&[
+        &["train", "--resume"],
+        &["eval", "--length", "5", "--run"],
+    ]);
 }

@@ -171,9 +171,7 @@ fn train(given: Config, matches: &clap::ArgMatches) -> Result<(), AppError> {
 }
 
 fn translate(args: TranslateArgs) -> Result<(), AppError> {
-    if args.beam == 0 {
-        return Err("--beam must be at least 1".into());
-    }
+    check::sizes(&[("beam", args.beam)])?;
     let run = RunDir::open(&args.run, SYSTEM)?;
     let config: Config = run.read_config()?;
     let (source_vocab, target_vocab) = load_vocabs(&run)?;

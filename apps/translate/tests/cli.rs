@@ -506,3 +506,13 @@ fn bad_sizes_and_rates_are_one_line_naming_the_flag() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A run folder says which system made it: another app's run is refused in
+/// one line by `--resume` and by `translate`.
+#[test]
+fn another_systems_run_is_refused() {
+    APP.assert_refuses_another_systems_run(&[
+        &["train", "--resume"],
+        &["translate", "Hallo", "--run"],
+    ]);
+}

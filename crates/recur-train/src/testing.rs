@@ -48,6 +48,27 @@ impl App {
         }
     }
 
+    /// Runs each of `commands` with a run folder of another system (a
+    /// `config.json` that says `other`) as its last argument, and asserts
+    /// that each is refused in one `error:` line saying whose run it is.
+    ///
+    /// # Panics
+    ///
+    /// If one is not.
+    pub fn assert_refuses_another_systems_run(&self, commands: &[&[&str]]) {
+        let dir = self.scratch("other-system");
+        std::fs::write(dir.join("config.json"), r#"{"system": "other"}"#)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        let run = dir.to_string_lossy();
+        let refusal = format!("a run of other, not of {}", self.name);
+        for command in commands {
+            let mut args = command.to_vec();
+            args.push(&run);
+            one_error_line(&self.run(&args), &[&refusal]);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     /// `train --backend <backend> --resume <run> <extra>`: resumes a run.
     pub fn resume(&self, backend: crate::Backend, run: &Path, extra: &[&str]) -> Output {
         let run = run.to_string_lossy();
