@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use recur_data::{NpyMatrix, read_flickr_captions, write_npy};
+use recur_data::{NpyMatrix, read_flickr_captions, write_atomically, write_npy};
 use recur_train::{AppError, Backend, Context, Progress};
 use recur_vision::{EfficientNetLite0, load_images};
 
@@ -96,13 +96,13 @@ pub fn run(args: FeaturesArgs) -> Result<(), AppError> {
     let list = args.out.join("images.txt");
     let mut text = names.join("\n");
     text.push('\n');
-    write_file(&list, text.as_bytes())?;
+    write_atomically(&list, text.as_bytes()).context(list.display())?;
     let mut wrote = format!("{} and {}", npy.display(), list.display());
     if let Some(path) = &captions {
         let token = args.out.join("image_captions.token");
         if std::fs::canonicalize(path).ok() != std::fs::canonicalize(&token).ok() {
             let text = std::fs::read(path).context(path.display())?;
-            write_file(&token, &text)?;
+            write_atomically(&token, &text).context(token.display())?;
         }
         wrote.push_str(&format!(" and {}", token.display()));
     }
@@ -163,13 +163,4 @@ fn image_names(images: &Path) -> Result<Vec<String>, AppError> {
         .collect();
     names.sort();
     Ok(names)
-}
-
-/// Writes through a temporary file, so a half-written output never remains.
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), AppError> {
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(".tmp");
-    let temporary = PathBuf::from(temporary);
-    std::fs::write(&temporary, bytes).context(temporary.display())?;
-    std::fs::rename(&temporary, path).context(path.display())
 }

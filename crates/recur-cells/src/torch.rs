@@ -92,7 +92,10 @@ impl Recurrent {
                 path: path.to_path_buf(),
                 message: e.to_string(),
             })?;
-        write_atomically(path, &views)
+        recur_data::write_atomically(path, &views).map_err(|source| CellsError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 }
 
@@ -111,18 +114,6 @@ fn to_bytes<const D: usize>(name: String, tensor: Tensor<D>) -> (String, Vec<usi
     let data = tensor.into_data().convert::<f32>();
     let shape = data.shape().to_vec();
     (name, shape, data.as_bytes().to_vec())
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same folder.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CellsError> {
-    let io = |source| CellsError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut temporary = PathBuf::from(path);
-    temporary.as_mut_os_string().push(".tmp");
-    std::fs::write(&temporary, bytes).map_err(io)?;
-    std::fs::rename(&temporary, path).map_err(io)
 }
 
 /// The tensors of a PyTorch state dict saved as safetensors

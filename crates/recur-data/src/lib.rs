@@ -29,7 +29,7 @@ pub use error::DataError;
 pub use npy::{NpyMatrix, read_npy, write_npy};
 pub use read::{
     FlickrCaption, KarpathyImage, KarpathySentence, KarpathySplit, Split, read_flickr_captions,
-    read_karpathy_split, read_parallel, read_text,
+    read_karpathy_split, read_parallel, read_text, write_atomically,
 };
 pub use rng::SplitMix64;
 pub use vocab::{CharVocab, WordVocab, tokenize};

@@ -238,7 +238,7 @@ pub fn write_npy(path: impl AsRef<Path>, matrix: &NpyMatrix) -> Result<(), DataE
     for value in data {
         bytes.extend_from_slice(&value.to_le_bytes());
     }
-    write_atomically(path.as_ref(), &bytes)
+    write_atomically(path.as_ref(), &bytes).map_err(io_error(path.as_ref()))
 }
 
 /// The text of the value of `'key'` in a header dict literal: a quoted

@@ -2,7 +2,7 @@
 //! text, Flickr captions and the Karpathy split JSON (`.npy` matrices are in
 //! `npy.rs`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Deserialize;
 
@@ -13,13 +13,23 @@ pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> DataError 
     move |source| DataError::Io { path, source }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder, so
-/// an existing file is never left half-written.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
-    let mut temporary = PathBuf::from(path);
-    temporary.as_mut_os_string().push(".tmp");
-    std::fs::write(&temporary, bytes).map_err(io_error(path))?;
-    std::fs::rename(&temporary, path).map_err(io_error(path))
+/// Writes `bytes` to `path` through a temporary file in the same folder and
+/// a rename, so that `path` holds either its old content or all of the new,
+/// never part of it (a crash or a full disk mid-write loses nothing). Every
+/// Recur crate that writes a file it may overwrite writes it with this.
+///
+/// The temporary file (`.<name>.tmp-<process id>`, so that two processes
+/// never share one) is removed if the rename fails.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temporary = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    std::fs::write(&temporary, bytes)?;
+    std::fs::rename(&temporary, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&temporary);
+    })
 }
 
 /// Reads a UTF-8 text file. Invalid UTF-8 is an error giving the line and

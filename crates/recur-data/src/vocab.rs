@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::DataError;
-use crate::read::{read_text, write_atomically};
+use crate::read::{io_error, read_text, write_atomically};
 
 /// Splits a caption or sentence into lowercase words.
 ///
@@ -313,7 +313,7 @@ fn save_json<T: Serialize>(path: &Path, value: &T) -> Result<(), DataError> {
         path: path.to_path_buf(),
         source,
     })?;
-    write_atomically(path, &json)
+    write_atomically(path, &json).map_err(io_error(path))
 }
 
 fn load_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, DataError> {

@@ -8,7 +8,7 @@ use burn::optim::ModuleOptimizer;
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
-use crate::run::write_atomic;
+use recur_data::write_atomically;
 
 /// File name of the model's burnpack inside a checkpoint folder.
 pub const MODEL_FILE: &str = "model.bpk";
@@ -192,7 +192,7 @@ impl Checkpointer {
         }
         let state_path = tmp.join(STATE_FILE);
         let text = serde_json::to_string_pretty(state).map_err(TrainError::json(&state_path))?;
-        write_atomic(&state_path, text.as_bytes())
+        write_atomically(&state_path, text.as_bytes()).map_err(TrainError::io(&state_path))
     }
 
     /// All complete checkpoints, oldest (lowest step) first.

@@ -24,6 +24,6 @@ pub use error::{AppError, Context, TrainError, check_finite, exit_on_error};
 pub use flags::{AppConfig, Defaults, RunConfig, TrainFlags, check, run_cli};
 pub use metrics::{Metrics, MetricsLog, read_metrics, row_values, write_row};
 pub use progress::{LineParts, Progress, format_bar, format_count, format_duration, format_line};
-pub use run::{RunDir, utc_timestamp, write_atomic};
+pub use run::{RunDir, utc_timestamp};
 pub use trainer::{Best, Loss, Task, Trained, train};
 pub use workers::Shard;

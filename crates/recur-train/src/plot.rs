@@ -9,8 +9,9 @@ use ab_glyph::{Font, FontRef, GlyphId, PxScale, ScaleFont, point};
 use image::codecs::png::PngEncoder;
 use image::{ExtendedColorType, ImageEncoder};
 
+use recur_data::write_atomically;
+
 use crate::TrainError;
-use crate::run::write_atomic;
 
 /// One named line of a chart: `(x, y)` points in x order (e.g. epoch and
 /// loss). Points with a NaN or infinite coordinate are skipped, and the line
@@ -171,7 +172,8 @@ pub fn line_chart(
     }
 
     let png = encode_png(WIDTH, HEIGHT, &canvas.pixels);
-    write_atomic(path.as_ref(), &png)
+    let path = path.as_ref();
+    write_atomically(path, &png).map_err(TrainError::io(path))
 }
 
 /// A grid of values to draw as coloured cells, e.g. attention weights
@@ -297,7 +299,7 @@ pub fn heatmap(map: &Heatmap<'_>, path: impl AsRef<Path>) -> Result<(), TrainErr
     canvas.text(left, top + rows * cell + 9, &scale, SMALL, BLACK);
 
     let png = encode_png(width as u32, height as u32, &canvas.pixels);
-    write_atomic(path, &png)
+    write_atomically(path, &png).map_err(TrainError::io(path))
 }
 
 /// `(min, max)` with room: an empty range becomes 0..1, a single value `v`

@@ -110,7 +110,7 @@ impl RunDir {
         let mut text =
             serde_json::to_string_pretty(&with_system).map_err(TrainError::json(&path))?;
         text.push('\n');
-        write_atomic(&path, text.as_bytes())
+        recur_data::write_atomically(&path, text.as_bytes()).map_err(TrainError::io(&path))
     }
 
     /// Reads `config.json` back (to resume with the same settings).
@@ -155,24 +155,6 @@ impl RunDir {
     pub fn samples(&self) -> PathBuf {
         self.path.join("samples")
     }
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same folder and
-/// a rename, so readers never see half a file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    fs::write(&tmp, bytes).map_err(TrainError::io(&tmp))?;
-    fs::rename(&tmp, path).map_err(|source| {
-        let _ = fs::remove_file(&tmp);
-        TrainError::Io {
-            path: path.to_path_buf(),
-            source,
-        }
-    })
 }
 
 /// `time` as a UTC `YYYYMMDD-HHMMSS` string (times before 1970 give the epoch).

@@ -98,7 +98,10 @@ fn newest_with_extension(dir: &Path, extension: &str) -> Result<PathBuf, String>
 }
 
 /// Writes `bytes` to `path` through a temporary file beside it, so `path`
-/// holds either the old content or all of the new, never part of it.
+/// holds either the old content or all of the new, never part of it. (The
+/// libraries' one copy is `recur_data::write_atomically`; xtask links none
+/// of the workspace's crates, which bring burn, so that it builds in seconds
+/// before any of them.)
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
