@@ -4,11 +4,12 @@ fixed number of steps: samples/s) and for convergence comparisons (bit errors
 per sequence against sequences seen).
 
     python apps/ntm/reference/ntm.py --steps 50 --threads 2
-    python apps/ntm/reference/ntm.py --task copy --sequences 50400 --report-every 1008 --threads 1
+    python apps/ntm/reference/ntm.py --task copy --sequences 50000 --report-every 1000 --threads 1
 
-Model (recur-ntm's NtmConfig defaults): an LSTM-cell controller of 100 units
-fed the input and last step's read; one read and one write head from one
-linear layer; a 128 x 20 memory starting at 1e-6 in every cell, both heads'
+Model (the ntm app's defaults): an LSTM-cell controller of 100 units fed the
+input and last step's read; one read and one write head from one linear
+layer; a 128 x 20 memory starting from a learned matrix (`--memory-init
+constant`: 1e-6 in every cell), batches of 4 sequences, both heads'
 previous weighting one-hot on row 0, a zero first read and a zero controller
 state; output logits from the controller output and this step's read.
 Data: recur-ntm's generators with recur-data's SplitMix64, drawn per step
@@ -24,6 +25,7 @@ train columns; validation on 64 sequences of the largest size drawn from
 
 import argparse
 import json
+import math
 import time
 
 import numpy as np
@@ -112,9 +114,15 @@ def sample(task, batch, seed, step):
 
 
 class Ntm(torch.nn.Module):
-    def __init__(self, inputs, outputs, hidden=100, rows=128, width=20, shift_range=1, clip=20.0):
+    def __init__(self, inputs, outputs, hidden=100, rows=128, width=20, shift_range=1, clip=20.0,
+                 memory_init="learned"):
         super().__init__()
         self.rows, self.width, self.shift_range, self.clip = rows, width, shift_range, clip
+        # MemoryInit::Learned: one [rows, width] start for every sequence,
+        # U(+-1/sqrt(rows + width)); MemoryInit::Constant: every cell 1e-6.
+        bound = 1.0 / math.sqrt(rows + width)
+        self.learned_memory = (torch.nn.Parameter(torch.empty(rows, width).uniform_(-bound, bound))
+                               if memory_init == "learned" else None)
         # PyTorch's LSTMCell init, U(+-1/sqrt(hidden)) for weights and both
         # biases, is recur-cells' Cell init; same gate order (i, f, g, o).
         self.controller = torch.nn.LSTMCell(inputs + width, hidden)
@@ -152,7 +160,10 @@ class Ntm(torch.nn.Module):
     def forward(self, x):
         """Logits [batch, time, outputs] for inputs [batch, time, inputs]."""
         batch, time, _ = x.shape
-        memory = x.new_full((batch, self.rows, self.width), 1e-6)
+        if self.learned_memory is None:
+            memory = x.new_full((batch, self.rows, self.width), 1e-6)
+        else:
+            memory = self.learned_memory.expand(batch, self.rows, self.width)
         weights = x.new_zeros(batch, 2, self.rows)
         weights[:, :, 0] = 1.0
         read = x.new_zeros(batch, self.width)
@@ -201,9 +212,11 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--task", choices=sorted(TASKS), default="copy")
     p.add_argument("--steps", type=int, default=0, help="stop after this many optimizer steps (0: use --sequences)")
-    p.add_argument("--sequences", type=int, default=50400,
-                   help="train until this many sequences are seen (default: ntm's 50 epochs of 63 batches of 16)")
-    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--sequences", type=int, default=50000,
+                   help="train until this many sequences are seen (default: ntm's 50 epochs of 250 batches of 4)")
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--memory-init", choices=["learned", "constant"], default="learned",
+                   help="the memory's start, as ntm's --memory-init")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--clip", type=float, default=10.0, help="joint L2 norm of all gradients; 0: none")
     p.add_argument("--seed", type=int, default=1)
@@ -217,7 +230,7 @@ def main():
     bits = TASKS[a.task][0]
     inputs = bits + (1 if a.task == "copy" else 2)
     outputs = bits + (1 if a.task == "repeat-copy" else 0)
-    model = Ntm(inputs, outputs)
+    model = Ntm(inputs, outputs, memory_init=a.memory_init)
     parameters = sum(p.numel() for p in model.parameters())
     optimiser = torch.optim.Adam(model.parameters(), lr=a.lr, eps=1e-8)
     steps, seen, loss_sum, seconds = 0, 0, 0.0, 0.0
