@@ -154,7 +154,7 @@ impl recur_train::AppConfig for Config {
             ("max-repeats", task.max_repeats),
             ("item-length", task.item_length),
         ])?;
-        let smallest = if task.task == Task::Recall { 2 } else { 1 };
+        let smallest = task.task.smallest_size();
         if task.min_size < smallest {
             return Err(recur_train::TrainError::flag(
                 "min-size",

@@ -26,6 +26,14 @@ pub enum Task {
     Recall,
 }
 
+impl Task {
+    /// The smallest sequence size the task has: 1 vector, or for recall 2
+    /// items (a query and the item after it).
+    pub fn smallest_size(self) -> usize {
+        if self == Task::Recall { 2 } else { 1 }
+    }
+}
+
 impl std::fmt::Display for Task {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -95,7 +103,7 @@ impl TaskConfig {
 
     /// Checks the sizes; the message names the field.
     pub fn validate(&self) -> Result<(), NtmError> {
-        let smallest = if self.task == Task::Recall { 2 } else { 1 };
+        let smallest = self.task.smallest_size();
         let problem = if self.bits == 0 {
             Some("bits must be at least 1".to_string())
         } else if self.min_size < smallest || self.min_size > self.max_size {
@@ -152,7 +160,7 @@ impl TaskConfig {
         repeats: usize,
         rng: &mut SplitMix64,
     ) -> Result<Batch, NtmError> {
-        let smallest = if self.task == Task::Recall { 2 } else { 1 };
+        let smallest = self.task.smallest_size();
         if size < smallest {
             return Err(NtmError::Config(format!(
                 "{} needs a size of at least {smallest}, got {size}",
